@@ -1,0 +1,264 @@
+package dev.twofour.pruner;
+
+/**
+ * The proximal operator of {@code t·R} for one group of four weights, where
+ * {@code R(w) = |w1w2w3| + |w1w2w4| + |w1w3w4| + |w2w3w4|} (zero exactly when at most two
+ * entries are nonzero):
+ * <pre>  prox(y) = argmin_w ½‖w − y‖² + t·R(w)</pre>
+ * The derivation is in docs/PRUNING.md ("The prox of one group"). In short: the minimizer has
+ * the signs of y and the order of |y|, so we solve on z = |y| sorted descending over w ≥ 0 and
+ * compare three candidates:
+ * <ol>
+ *   <li>top two kept (R = 0), cost ½(z3² + z4²);</li>
+ *   <li>the best point with support {1,2,3}: exact, by reducing to one variable a = t·w3 and
+ *       finding every root of a function that is convex-then-concave (so its roots are
+ *       bracketed by at most two critical points found in closed form and by bisection);</li>
+ *   <li>the best dense point: exact coordinate minimization (each coordinate's subproblem is a
+ *       1-D quadratic because R is multilinear) from three starts.</li>
+ * </ol>
+ * Instances hold scratch space and are not thread-safe; {@link #proxAll} is the batch entry.
+ */
+public final class GroupProx {
+
+    private static final int MAX_SWEEPS = 500;
+    private static final int BISECTIONS = 200;
+
+    // Scratch for one group, so the batch loop allocates nothing.
+    private final double[] z = new double[4];
+    private final int[] order = new int[4];
+    private final double[] best = new double[4];
+    private final double[] cand = new double[4];
+
+    // Parameters of the 1-D function h(a) for the 3-sparse candidate (see docs).
+    private double hM, hD, hC;
+
+    /** Which candidate won the last call: 2, 3 or 4 nonzeros (0 when the input was already 2-sparse). */
+    private int lastSupport;
+
+    /**
+     * prox of t·R at y (4 values from {@code in[inOff..inOff+3]}), written to {@code out[outOff..]}.
+     * {@code in} and {@code out} may be the same array and offset.
+     */
+    public void prox(double[] in, int inOff, double t, double[] out, int outOff) {
+        double y0 = in[inOff], y1 = in[inOff + 1], y2 = in[inOff + 2], y3 = in[inOff + 3];
+        sortByMagnitude(y0, y1, y2, y3);
+        if (t <= 0 || z[2] == 0) { // R(y) = 0 or no penalty: y itself is optimal
+            lastSupport = 0;
+            out[outOff] = y0; out[outOff + 1] = y1; out[outOff + 2] = y2; out[outOff + 3] = y3;
+            return;
+        }
+        solveSorted(t);
+        double[] ys = {y0, y1, y2, y3};
+        for (int r = 0; r < 4; r++) {
+            int i = order[r];
+            out[outOff + i] = Math.copySign(best[r], ys[i]);
+        }
+    }
+
+    /** Convenience for tests: prox of one group as a new array. */
+    public static double[] prox(double[] y, double t) {
+        double[] out = new double[4];
+        new GroupProx().prox(y, 0, t, out, 0);
+        return out;
+    }
+
+    /**
+     * Applies the prox of t·R in place to every group of four consecutive values of
+     * {@code w[from .. from+4*groups)}. Math in double, result rounded to float.
+     * Returns how many groups came out with more than two nonzeros.
+     */
+    public int proxAll(float[] w, int from, int groups, double t) {
+        double[] g = new double[4];
+        int dense = 0;
+        for (int q = 0; q < groups; q++) {
+            int o = from + 4 * q;
+            float a0 = w[o], a1 = w[o + 1], a2 = w[o + 2], a3 = w[o + 3];
+            int nz = (a0 != 0 ? 1 : 0) + (a1 != 0 ? 1 : 0) + (a2 != 0 ? 1 : 0) + (a3 != 0 ? 1 : 0);
+            if (nz <= 2) continue; // R = 0 already: the prox is the identity
+            g[0] = a0; g[1] = a1; g[2] = a2; g[3] = a3;
+            prox(g, 0, t, g, 0);
+            float b0 = (float) g[0], b1 = (float) g[1], b2 = (float) g[2], b3 = (float) g[3];
+            w[o] = b0; w[o + 1] = b1; w[o + 2] = b2; w[o + 3] = b3;
+            if ((b0 != 0 ? 1 : 0) + (b1 != 0 ? 1 : 0) + (b2 != 0 ? 1 : 0) + (b3 != 0 ? 1 : 0) > 2) dense++;
+        }
+        return dense;
+    }
+
+    int lastSupport() { return lastSupport; }
+
+    /** Objective ½‖w − z‖² + t·R(w) for w, z ≥ 0 (sorted space). */
+    static double objective(double[] w, double[] z, double t) {
+        double q = 0;
+        for (int i = 0; i < 4; i++) { double d = w[i] - z[i]; q += d * d; }
+        return 0.5 * q + t * r(w[0], w[1], w[2], w[3]);
+    }
+
+    static double r(double a, double b, double c, double d) {
+        return Math.abs(a * b * c) + Math.abs(a * b * d) + Math.abs(a * c * d) + Math.abs(b * c * d);
+    }
+
+    // ---- sorted-space solver -------------------------------------------------------------
+
+    private void sortByMagnitude(double y0, double y1, double y2, double y3) {
+        double[] a = {Math.abs(y0), Math.abs(y1), Math.abs(y2), Math.abs(y3)};
+        order[0] = 0; order[1] = 1; order[2] = 2; order[3] = 3;
+        // Insertion sort, descending by |y|; ties keep the lower index first (stable, deterministic).
+        for (int i = 1; i < 4; i++) {
+            int k = order[i];
+            int j = i - 1;
+            while (j >= 0 && a[order[j]] < a[k]) { order[j + 1] = order[j]; j--; }
+            order[j + 1] = k;
+        }
+        for (int i = 0; i < 4; i++) z[i] = a[order[i]];
+    }
+
+    /** Fills {@link #best} with the minimizer over w ≥ 0 for the sorted z (z3 > 0, t > 0). */
+    private void solveSorted(double t) {
+        // Candidate 1: keep the top two.
+        best[0] = z[0]; best[1] = z[1]; best[2] = 0; best[3] = 0;
+        double bestF = 0.5 * (z[2] * z[2] + z[3] * z[3]);
+        lastSupport = 2;
+
+        // Candidate 2: support {1,2,3}. Every interior stationary point is a root of h(a).
+        double f3 = threeSparse(t);
+        if (f3 < bestF) { bestF = f3; System.arraycopy(cand, 0, best, 0, 4); lastSupport = 3; }
+
+        // Candidate 3: dense. Only possible when z4 > 0.
+        if (z[3] > 0) {
+            // Start 1: y itself. Start 2: the 3-sparse optimum (or the top two) with w4 = z4.
+            double fd = denseFrom(z[0], z[1], z[2], z[3], t);
+            if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
+            double s0 = best[0], s1 = best[1], s2 = best[2] > 0 ? best[2] : z[2];
+            fd = denseFrom(s0, s1, s2, z[3], t);
+            if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
+            // Start 3: the best point on the ray c·z (c solves 3t·e3(z)·c² + |z|²c − |z|² = 0).
+            // The first coordinate step from z can overshoot to 0 when t·z² is large, which
+            // would trap the descent on a face; the ray point is inside and, for ties, is the
+            // symmetric stationary point itself.
+            double zz = z[0] * z[0] + z[1] * z[1] + z[2] * z[2] + z[3] * z[3];
+            double e3 = r(z[0], z[1], z[2], z[3]);
+            double c = 2 * zz / (zz + Math.sqrt(zz * zz + 12 * t * e3 * zz)); // stable root form
+            fd = denseFrom(c * z[0], c * z[1], c * z[2], c * z[3], t);
+            if (fd < bestF) { System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
+        }
+    }
+
+    private static int support(double[] w) {
+        int s = 0;
+        for (double v : w) if (v != 0) s++;
+        return s;
+    }
+
+    /**
+     * Best stationary point with support {1,2,3} (w4 = 0), left in {@link #cand}; returns its
+     * objective, or +inf when there is none inside the feasible region.
+     *
+     * For fixed w3 = s, the problem in (w1, w2) is a 2x2 quadratic with Hessian [[1, a], [a, 1]],
+     * a = t·s, solved exactly by w1 ± w2 = (z1 ± z2)/(1 ± a). At an interior minimum,
+     * d/ds of the reduced objective vanishes: s − z3 + t·w1·w2 = 0. Multiplying by t gives
+     * h(a) = a − c + M²/(1+a)² − D²/(1−a)², with c = t·z3, M = t(z1+z2)/2, D = t(z1−z2)/2,
+     * on 0 < a ≤ min(c, z2/z1) (beyond z2/z1, w2 would be negative).
+     * h'' = 6M²/(1+a)⁴ − 6D²/(1−a)⁴ changes sign once, so h is convex then concave: h' has at
+     * most one root on each side of the inflection point, and h at most one root between
+     * consecutive roots of h'. Bracketing + bisection finds all of them.
+     */
+    private double threeSparse(double t) {
+        double z1 = z[0], z2 = z[1], z3 = z[2];
+        double m = 0.5 * (z1 + z2), d = 0.5 * (z1 - z2);
+        hM = t * m; hD = t * d; hC = t * z3;
+        double aMax = Math.min(hC, z2 / z1);
+        if (!(aMax > 0)) return Double.POSITIVE_INFINITY;
+
+        // Breakpoints where h' = 0.
+        double[] bp = new double[4];
+        int nb = 0;
+        bp[nb++] = 0;
+        double aInf = aMax;
+        if (hD > 0) {
+            double q = Math.sqrt(hD / hM);
+            aInf = Math.min(aMax, (1 - q) / (1 + q));
+        }
+        // Convex piece [0, aInf]: h' increasing.
+        if (aInf > 0) {
+            double lo = 0, hi = aInf;
+            if (dh(lo) < 0 && dh(hi) > 0) bp[nb++] = bisect(1, lo, hi, true);
+        }
+        // Concave piece [aInf, aMax]: h' decreasing.
+        if (aInf < aMax) {
+            double lo = aInf, hi = aMax;
+            if (dh(lo) > 0 && dh(hi) < 0) bp[nb++] = bisect(1, lo, hi, false);
+        }
+        bp[nb++] = aMax;
+
+        double bestF = Double.POSITIVE_INFINITY;
+        for (int i = 0; i + 1 < nb; i++) {
+            double lo = bp[i], hi = bp[i + 1];
+            if (!(hi > lo)) continue;
+            double hl = h(lo), hh = h(hi);
+            double root;
+            if (hl == 0) root = lo;
+            else if (hh == 0) root = hi;
+            else if ((hl < 0) != (hh < 0)) root = bisect(0, lo, hi, hl < 0);
+            else continue;
+            if (!(root > 0)) continue;
+            double a = root;
+            double s = a / t;
+            double w1 = m / (1 + a) + d / (1 - a);
+            double w2 = m / (1 + a) - d / (1 - a);
+            if (w2 < 0) w2 = 0;
+            if (s > z3) s = z3;
+            double f = 0.5 * ((w1 - z1) * (w1 - z1) + (w2 - z2) * (w2 - z2) + (s - z3) * (s - z3)
+                    + z[3] * z[3]) + t * w1 * w2 * s;
+            if (f < bestF) {
+                bestF = f;
+                cand[0] = w1; cand[1] = w2; cand[2] = s; cand[3] = 0;
+            }
+        }
+        return bestF;
+    }
+
+    private double h(double a) {
+        double p = 1 + a, n = 1 - a;
+        return a - hC + hM * hM / (p * p) - (hD == 0 ? 0 : hD * hD / (n * n));
+    }
+
+    private double dh(double a) {
+        double p = 1 + a, n = 1 - a;
+        return 1 - 2 * hM * hM / (p * p * p) - (hD == 0 ? 0 : 2 * hD * hD / (n * n * n));
+    }
+
+    /** Bisection for a root of h (fn 0) or h' (fn 1) on [lo, hi], increasing or decreasing there. */
+    private double bisect(int fn, double lo, double hi, boolean increasing) {
+        for (int it = 0; it < BISECTIONS; it++) {
+            double mid = 0.5 * (lo + hi);
+            if (mid <= lo || mid >= hi) break; // interval is one ulp wide
+            double v = fn == 0 ? h(mid) : dh(mid);
+            if (v == 0) return mid;
+            if ((v < 0) == increasing) lo = mid; else hi = mid;
+        }
+        return 0.5 * (lo + hi);
+    }
+
+    /**
+     * Exact coordinate minimization from the start (w1..w4): each coordinate's subproblem
+     * ½(wi − zi)² + t·wi·e2(w without i) is a 1-D quadratic, minimized at
+     * max(0, zi − t·e2(w without i)). The objective never increases, and the sweep stops when
+     * nothing moves. Leaves the point in {@link #cand} and returns its objective.
+     */
+    private double denseFrom(double w0, double w1, double w2, double w3, double t) {
+        double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
+        double tol = 1e-15 * z0;
+        for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+            double n0 = Math.max(0, z0 - t * (w1 * w2 + w1 * w3 + w2 * w3));
+            double n1 = Math.max(0, z1 - t * (n0 * w2 + n0 * w3 + w2 * w3));
+            double n2 = Math.max(0, z2 - t * (n0 * n1 + n0 * w3 + n1 * w3));
+            double n3 = Math.max(0, z3 - t * (n0 * n1 + n0 * n2 + n1 * n2));
+            double change = Math.max(Math.max(Math.abs(n0 - w0), Math.abs(n1 - w1)),
+                    Math.max(Math.abs(n2 - w2), Math.abs(n3 - w3)));
+            w0 = n0; w1 = n1; w2 = n2; w3 = n3;
+            if (change <= tol) break;
+        }
+        cand[0] = w0; cand[1] = w1; cand[2] = w2; cand[3] = w3;
+        return objective(cand, z, t);
+    }
+}
