@@ -1,0 +1,381 @@
+// Attention over a paged KV cache (vLLM-style blocks): K and V of one layer are [slot][numKvHeads*HD]
+// with slot = blockTable[p / blockSize] * blockSize + p % blockSize for position p of a sequence.
+//
+// Decode (one query token per sequence): flash-decoding. The KV range of a sequence is cut into
+// numSplits chunks; block (kvHead, seq, split) scores its chunk for all query heads of the group (so K/V
+// are read once per group, GQA), keeps an online softmax, and writes an unnormalised partial output with
+// its running max and sum; tf_attn_combine merges the splits. numSplits is fixed per launch (a CUDA graph
+// replays it) and the chunk length follows the live sequence length read on the device.
+//
+// Prefill (many query tokens, causal, chunked: queries are the last qLen positions of a context of ctx):
+// a FlashAttention-2 style kernel on mma.sync m16n8k16 tensor-core instructions; each warp owns 16 query
+// rows, a block 64 rows of one head; K/V tiles of 64 positions are staged in shared memory.
+// Scores are fp32 (scale applied in fp32), probabilities enter the P·V product as T, output accumulates in fp32.
+#pragma once
+#include "tf_common.cuh"
+
+namespace tf {
+
+constexpr int ATT_THREADS = 128;
+constexpr int ATT_MAXG = 8;      // query heads per KV head supported by the decode kernel
+constexpr int DEC_TILE = 64;     // positions per decode tile
+
+template <typename T, int HD>
+__device__ void attn_decode(const T* __restrict__ q, int qStride, const T* __restrict__ kCache,
+                            const T* __restrict__ vCache, const int* __restrict__ blockTables, int maxBlocks,
+                            const int* __restrict__ kvLens, int blockSize, int numHeads, int numKvHeads,
+                            float scaleLog2, int numSplits, float* __restrict__ partO, float* __restrict__ partML) {
+    constexpr int LP = HD / 8;                 // lanes per position: each loads 8 elements (16 bytes)
+    constexpr int PPW = 32 / LP;               // positions per warp per pass
+    constexpr int NWARP = ATT_THREADS / 32;
+    constexpr int PASSES = DEC_TILE / (NWARP * PPW);
+    constexpr int GPT = ATT_MAXG * HD / ATT_THREADS;  // accumulators per thread
+    constexpr int GSTEP = ATT_THREADS / HD;           // head stride between a thread's accumulators
+
+    __shared__ float sq[ATT_MAXG][HD];
+    __shared__ float ss[ATT_MAXG][DEC_TILE];
+    __shared__ float sm[ATT_MAXG], sl[ATT_MAXG], salpha[ATT_MAXG];
+    __shared__ int sslot[DEC_TILE];
+
+    const int kvh = blockIdx.x, b = blockIdx.y, split = blockIdx.z;
+    const int G = numHeads / numKvHeads;
+    const int kvDim = numKvHeads * HD;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int len = kvLens[b];
+    int chunk = (len + numSplits - 1) / numSplits;
+    chunk = (chunk + DEC_TILE - 1) / DEC_TILE * DEC_TILE;
+    const int begin = split * chunk;
+    const int end = min(len, begin + chunk);
+    const size_t rowBase = (size_t)b * numHeads + (size_t)kvh * G;  // (b, first head of the group)
+
+    if (begin >= end) {  // nothing to do: an empty partial that the combine step skips
+        for (int i = tid; i < G * HD; i += ATT_THREADS) {
+            const int g = i / HD, d = i - g * HD;
+            partO[((rowBase + g) * numSplits + split) * HD + d] = 0.f;
+        }
+        if (tid < G) {
+            partML[((rowBase + tid) * numSplits + split) * 2] = -INFINITY;
+            partML[((rowBase + tid) * numSplits + split) * 2 + 1] = 0.f;
+        }
+        return;
+    }
+
+    const T* qb = q + (size_t)b * qStride + (size_t)kvh * G * HD;
+    for (int i = tid; i < G * HD; i += ATT_THREADS) sq[i / HD][i % HD] = to_f(qb[i]) * scaleLog2;
+    if (tid < ATT_MAXG) { sm[tid] = -INFINITY; sl[tid] = 0.f; }
+
+    float acc[GPT];
+#pragma unroll
+    for (int k = 0; k < GPT; k++) acc[k] = 0.f;
+    const int dOwn = tid % HD;
+    const int gOwn = tid / HD;
+    const int* table = blockTables + (size_t)b * maxBlocks;
+    const T* kBase = kCache + (size_t)kvh * HD;
+    const T* vBase = vCache + (size_t)kvh * HD;
+    const int sub = lane / LP, part = lane % LP;
+
+    for (int t0 = begin; t0 < end; t0 += DEC_TILE) {
+        const int n = min(DEC_TILE, end - t0);
+        __syncthreads();  // previous tile fully consumed
+        for (int i = tid; i < n; i += ATT_THREADS) {
+            const int p = t0 + i;
+            sslot[i] = table[p / blockSize] * blockSize + p % blockSize;
+        }
+        __syncthreads();
+        // scores: q·k for every head of the group, LP lanes per position
+#pragma unroll
+        for (int pass = 0; pass < PASSES; pass++) {
+            const int i = (pass * NWARP + warp) * PPW + sub;
+            const bool valid = i < n;
+            float kf[8];
+            if (valid) {
+                const uint4 raw = *reinterpret_cast<const uint4*>(kBase + (size_t)sslot[i] * kvDim + part * 8);
+                const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+                for (int j = 0; j < 8; j++) kf[j] = to_f(e[j]);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 8; j++) kf[j] = 0.f;
+            }
+#pragma unroll
+            for (int g = 0; g < ATT_MAXG; g++) {
+                if (g < G) {  // uniform across the warp
+                    float dot = 0.f;
+#pragma unroll
+                    for (int j = 0; j < 8; j++) dot += kf[j] * sq[g][part * 8 + j];
+#pragma unroll
+                    for (int o = LP / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+                    if (part == 0) ss[g][i] = valid ? dot : -INFINITY;
+                }
+            }
+        }
+        __syncthreads();
+        // online softmax per head: one warp per head
+        for (int g = warp; g < G; g += NWARP) {
+            const float s0 = ss[g][lane], s1 = ss[g][lane + 32];
+            const float mx = warp_max(fmaxf(s0, s1));
+            const float mOld = sm[g];
+            const float mNew = fmaxf(mOld, mx);
+            const float p0 = exp2f(s0 - mNew), p1 = exp2f(s1 - mNew);
+            ss[g][lane] = p0;
+            ss[g][lane + 32] = p1;
+            const float psum = warp_sum(p0 + p1);
+            if (lane == 0) {
+                const float alpha = exp2f(mOld - mNew);  // 0 when mOld is -inf
+                sl[g] = sl[g] * alpha + psum;
+                sm[g] = mNew;
+                salpha[g] = alpha;
+            }
+        }
+        __syncthreads();
+        // P·V: thread owns output element dOwn for heads gOwn, gOwn + GSTEP, ...
+#pragma unroll
+        for (int k = 0; k < GPT; k++) {
+            const int g = gOwn + k * GSTEP;
+            if (g < G) acc[k] *= salpha[g];
+        }
+#pragma unroll 8
+        for (int i = 0; i < n; i++) {
+            const float vv = to_f(vBase[(size_t)sslot[i] * kvDim + dOwn]);
+#pragma unroll
+            for (int k = 0; k < GPT; k++) {
+                const int g = gOwn + k * GSTEP;
+                if (g < G) acc[k] += ss[g][i] * vv;
+            }
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < GPT; k++) {
+        const int g = gOwn + k * GSTEP;
+        if (g < G) partO[((rowBase + g) * numSplits + split) * HD + dOwn] = acc[k];
+    }
+    if (tid < G) {
+        partML[((rowBase + tid) * numSplits + split) * 2] = sm[tid];
+        partML[((rowBase + tid) * numSplits + split) * 2 + 1] = sl[tid];
+    }
+}
+
+// out[b][h*HD + d] = merged splits; grid (numHeads, rows), block HD. A row with no keys gives zeros.
+template <typename T, int HD>
+__device__ void attn_combine(const float* __restrict__ partO, const float* __restrict__ partML, int numSplits,
+                             int numHeads, T* out, int outStride) {
+    const int h = blockIdx.x, b = blockIdx.y, d = threadIdx.x;
+    const size_t base = ((size_t)b * numHeads + h) * numSplits;
+    float M = -INFINITY;
+    for (int s = 0; s < numSplits; s++) {
+        if (partML[(base + s) * 2 + 1] > 0.f) M = fmaxf(M, partML[(base + s) * 2]);
+    }
+    float num = 0.f, den = 0.f;
+    for (int s = 0; s < numSplits; s++) {
+        const float l = partML[(base + s) * 2 + 1];
+        if (l > 0.f) {
+            const float w = exp2f(partML[(base + s) * 2] - M);
+            den += w * l;
+            num += w * partO[(base + s) * HD + d];
+        }
+    }
+    out[(size_t)b * outStride + (size_t)h * HD + d] = from_f<T>(den > 0.f ? num / den : 0.f);
+}
+
+template <typename T>
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    if constexpr (sizeof(T) == 2 && std::is_same<T, f16>::value) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+}
+
+__device__ __forceinline__ uint32_t pack_bits(unsigned short lo, unsigned short hi) {
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
+// grid (ceil(maxQLen / 64), numHeads, numSeqs), block 128. Sequence s has query rows
+// [seqStart[s], seqStart[s+1]) at positions ctxLens[s] - qLen .. ctxLens[s] - 1, and its cache holds
+// positions 0 .. ctxLens[s] - 1 (this chunk included). Row i attends to positions <= its own.
+template <typename T, int HD>
+__device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __restrict__ kCache,
+                             const T* __restrict__ vCache, const int* __restrict__ blockTables, int maxBlocks,
+                             const int* __restrict__ seqStart, const int* __restrict__ ctxLens, int blockSize,
+                             int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {
+    constexpr int BQ = 64, BK = 64, PAD = 8, LDS = HD + PAD;
+    constexpr int KK = HD / 16;   // k-steps of Q·Kᵀ
+    constexpr int NO = HD / 8;    // n-tiles of the output
+    __shared__ __align__(16) T sK[BK][LDS];
+    __shared__ __align__(16) T sV[BK][LDS];
+    __shared__ int sslot[BK];
+
+    const int s = blockIdx.z, h = blockIdx.y;
+    const int rowStart = seqStart[s];
+    const int qLen = seqStart[s + 1] - rowStart;
+    const int q0 = blockIdx.x * BQ;
+    if (q0 >= qLen) return;
+    const int ctx = ctxLens[s];
+    const int posBase = ctx - qLen;
+    const int G = numHeads / numKvHeads;
+    const int kvh = h / G;
+    const int kvDim = numKvHeads * HD;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int gq = lane >> 2, tq = lane & 3;
+    const int* table = blockTables + (size_t)s * maxBlocks;
+
+    // Q fragments of this warp's 16 rows (rows past qLen read as zero; their output is not stored).
+    const int r0 = q0 + warp * 16 + gq, r1 = r0 + 8;
+    uint32_t qf[KK][4];
+    {
+        const T* q0p = q + (size_t)(rowStart + r0) * qStride + (size_t)h * HD;
+        const T* q1p = q + (size_t)(rowStart + r1) * qStride + (size_t)h * HD;
+#pragma unroll
+        for (int kk = 0; kk < KK; kk++) {
+            const int c = kk * 16 + tq * 2;
+            qf[kk][0] = r0 < qLen ? *reinterpret_cast<const uint32_t*>(q0p + c) : 0u;
+            qf[kk][1] = r1 < qLen ? *reinterpret_cast<const uint32_t*>(q1p + c) : 0u;
+            qf[kk][2] = r0 < qLen ? *reinterpret_cast<const uint32_t*>(q0p + c + 8) : 0u;
+            qf[kk][3] = r1 < qLen ? *reinterpret_cast<const uint32_t*>(q1p + c + 8) : 0u;
+        }
+    }
+    float o[NO][4];
+#pragma unroll
+    for (int n = 0; n < NO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+    float mRow[2] = {-INFINITY, -INFINITY};
+    float lRow[2] = {0.f, 0.f};
+    const int qpos0 = posBase + r0, qpos1 = posBase + r1;
+    const int kvEnd = posBase + min(qLen, q0 + BQ);  // keys needed by this block: 0 .. kvEnd-1
+
+    for (int kt = 0; kt < kvEnd; kt += BK) {
+        __syncthreads();
+        for (int i = tid; i < BK; i += ATT_THREADS) {
+            const int p = kt + i;
+            sslot[i] = p < kvEnd ? table[p / blockSize] * blockSize + p % blockSize : -1;
+        }
+        __syncthreads();
+        for (int i = tid; i < BK * (HD / 8); i += ATT_THREADS) {
+            const int row = i / (HD / 8), c = (i % (HD / 8)) * 8;
+            const int slot = sslot[row];
+            uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+            if (slot >= 0) {
+                kv = *reinterpret_cast<const uint4*>(kCache + (size_t)slot * kvDim + (size_t)kvh * HD + c);
+                vv = *reinterpret_cast<const uint4*>(vCache + (size_t)slot * kvDim + (size_t)kvh * HD + c);
+            }
+            *reinterpret_cast<uint4*>(&sK[row][c]) = kv;
+            *reinterpret_cast<uint4*>(&sV[row][c]) = vv;
+        }
+        __syncthreads();
+
+        float sacc[BK / 8][4];
+#pragma unroll
+        for (int n = 0; n < BK / 8; n++) sacc[n][0] = sacc[n][1] = sacc[n][2] = sacc[n][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < KK; kk++) {
+#pragma unroll
+            for (int n = 0; n < BK / 8; n++) {
+                const uint32_t b0 = *reinterpret_cast<const uint32_t*>(&sK[n * 8 + gq][kk * 16 + tq * 2]);
+                const uint32_t b1 = *reinterpret_cast<const uint32_t*>(&sK[n * 8 + gq][kk * 16 + tq * 2 + 8]);
+                mma16816<T>(sacc[n], qf[kk], b0, b1);
+            }
+        }
+        // scale, causal mask, online softmax (rows gq and gq+8 of the warp; 4 lanes share a row)
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int key = kt + n * 8 + tq * 2 + (e & 1);
+                const int qpos = e < 2 ? qpos0 : qpos1;
+                float v = sacc[n][e] * scaleLog2;
+                if (key > qpos || key >= kvEnd) v = -INFINITY;
+                sacc[n][e] = v;
+                mx[e >> 1] = fmaxf(mx[e >> 1], v);
+            }
+        }
+        float alpha[2], mUse[2];
+#pragma unroll
+        for (int rr = 0; rr < 2; rr++) {
+            mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 1));
+            mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 2));
+            const float mNew = fmaxf(mRow[rr], mx[rr]);
+            mUse[rr] = mNew == -INFINITY ? 0.f : mNew;
+            alpha[rr] = exp2f(mRow[rr] - mUse[rr]);
+            mRow[rr] = mNew;
+            lRow[rr] *= alpha[rr];
+        }
+#pragma unroll
+        for (int n = 0; n < NO; n++) {
+            o[n][0] *= alpha[0]; o[n][1] *= alpha[0];
+            o[n][2] *= alpha[1]; o[n][3] *= alpha[1];
+        }
+#pragma unroll
+        for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const float p = exp2f(sacc[n][e] - mUse[e >> 1]);
+                sacc[n][e] = p;
+                lRow[e >> 1] += p;
+            }
+        }
+        // O += P·V, P from the score accumulators (FlashAttention-2 register reuse)
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            uint32_t a[4];
+            a[0] = pack2<T>(sacc[2 * kk][0], sacc[2 * kk][1]);
+            a[1] = pack2<T>(sacc[2 * kk][2], sacc[2 * kk][3]);
+            a[2] = pack2<T>(sacc[2 * kk + 1][0], sacc[2 * kk + 1][1]);
+            a[3] = pack2<T>(sacc[2 * kk + 1][2], sacc[2 * kk + 1][3]);
+            const int k0 = kk * 16 + tq * 2;
+#pragma unroll
+            for (int n = 0; n < NO; n++) {
+                const int col = n * 8 + gq;
+                const unsigned short* v0 = reinterpret_cast<const unsigned short*>(&sV[k0][col]);
+                const unsigned short* v1 = reinterpret_cast<const unsigned short*>(&sV[k0 + 1][col]);
+                const unsigned short* v8 = reinterpret_cast<const unsigned short*>(&sV[k0 + 8][col]);
+                const unsigned short* v9 = reinterpret_cast<const unsigned short*>(&sV[k0 + 9][col]);
+                mma16816<T>(o[n], a, pack_bits(*v0, *v1), pack_bits(*v8, *v9));
+            }
+        }
+    }
+    // normalise and store
+#pragma unroll
+    for (int rr = 0; rr < 2; rr++) {
+        lRow[rr] += __shfl_xor_sync(0xffffffffu, lRow[rr], 1);
+        lRow[rr] += __shfl_xor_sync(0xffffffffu, lRow[rr], 2);
+        lRow[rr] = lRow[rr] > 0.f ? 1.0f / lRow[rr] : 0.f;
+    }
+    T* o0 = out + (size_t)(rowStart + r0) * outStride + (size_t)h * HD;
+    T* o1 = out + (size_t)(rowStart + r1) * outStride + (size_t)h * HD;
+#pragma unroll
+    for (int n = 0; n < NO; n++) {
+        const int c = n * 8 + tq * 2;
+        if (r0 < qLen) *reinterpret_cast<uint32_t*>(o0 + c) = pack2<T>(o[n][0] * lRow[0], o[n][1] * lRow[0]);
+        if (r1 < qLen) *reinterpret_cast<uint32_t*>(o1 + c) = pack2<T>(o[n][2] * lRow[1], o[n][3] * lRow[1]);
+    }
+}
+
+}  // namespace tf
+
+#define TF_ATTENTION(T, SUF, HD)                                                                                   \
+extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode_##SUF##_hd##HD(const T* q,           \
+        int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* kvLens,     \
+        int blockSize, int numHeads, int numKvHeads, float scaleLog2, int numSplits, float* partO, float* partML) { \
+    tf::attn_decode<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, kvLens, blockSize, numHeads,          \
+                           numKvHeads, scaleLog2, numSplits, partO, partML);                                        \
+}                                                                                                                   \
+extern "C" __global__ void tf_attn_combine_##SUF##_hd##HD(const float* partO, const float* partML, int numSplits,  \
+        int numHeads, T* out, int outStride) {                                                                      \
+    tf::attn_combine<T, HD>(partO, partML, numSplits, numHeads, out, outStride);                                   \
+}                                                                                                                   \
+extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_prefill_##SUF##_hd##HD(const T* q,          \
+        int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
+        const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \
+    tf::attn_prefill<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,       \
+                            numHeads, numKvHeads, scaleLog2, out, outStride);                                       \
+}
+
+TF_ATTENTION(tf::f16, f16, 64)
+TF_ATTENTION(tf::f16, f16, 128)
+TF_ATTENTION(tf::bf16, bf16, 64)
+TF_ATTENTION(tf::bf16, bf16, 128)
+#undef TF_ATTENTION

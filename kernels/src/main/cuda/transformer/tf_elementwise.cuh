@@ -1,0 +1,178 @@
+// Row-wise transformer ops around the GEMMs: row gather (embedding lookup, last-token gather),
+// residual add fused with RMSNorm, RoPE fused with the KV-cache append, bias add, SwiGLU.
+// Activations are [rows][cols] row-major with an explicit row stride (in elements), so the same
+// kernels run on separate q/k/v tensors or on the column slices of one fused qkv GEMM output.
+// Math is fp32; values are rounded to T where Hugging Face holds a T tensor between ops.
+#pragma once
+#include "tf_common.cuh"
+
+namespace tf {
+
+// out[r] = src[idx[r]] for r < gridDim.x. An index outside [0, numSrcRows) yields a row of NaN, so a
+// bad token id shows up in the logits instead of reading foreign memory.
+template <typename T>
+__device__ void gather_rows(T* __restrict__ out, int outStride, const T* __restrict__ src, int srcStride,
+                            const int* __restrict__ idx, int cols, int numSrcRows) {
+    const int r = blockIdx.x;
+    const int s = idx[r];
+    T* o = out + (size_t)r * outStride;
+    if (s < 0 || s >= numSrcRows) {
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) o[c] = from_f<T>(__int_as_float(0x7fc00000));
+        return;
+    }
+    const T* in = src + (size_t)s * srcStride;
+    const bool vec = (cols % 8) == 0 && ((reinterpret_cast<uintptr_t>(o) | reinterpret_cast<uintptr_t>(in)) & 15) == 0;
+    if (vec) {
+        const uint4* in4 = reinterpret_cast<const uint4*>(in);
+        uint4* o4 = reinterpret_cast<uint4*>(o);
+        for (int c = threadIdx.x; c < cols / 8; c += blockDim.x) o4[c] = in4[c];
+    } else {
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) o[c] = in[c];
+    }
+}
+
+// Per row: if delta != null, x += delta (rounded to T, written back); y = w * T(x * rsqrt(mean(x^2) + eps)).
+// y may alias x (each thread reads its own elements before writing them).
+template <typename T>
+__device__ void add_rmsnorm(T* x, int xStride, const T* delta, int dStride, const T* __restrict__ w,
+                            T* y, int yStride, int cols, float eps) {
+    __shared__ float scratch[32];
+    const int r = blockIdx.x;
+    T* xr = x + (size_t)r * xStride;
+    T* yr = y + (size_t)r * yStride;
+    float ss = 0.f;
+    if (delta != nullptr) {
+        const T* dr = delta + (size_t)r * dStride;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            const float v = round_t<T>(to_f(xr[c]) + to_f(dr[c]));
+            xr[c] = from_f<T>(v);
+            ss += v * v;
+        }
+    } else {
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            const float v = to_f(xr[c]);
+            ss += v * v;
+        }
+    }
+    const float total = block_sum(ss, scratch);
+    const float rs = 1.0f / sqrtf(total / (float)cols + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        yr[c] = from_f<T>(to_f(w[c]) * round_t<T>(to_f(xr[c]) * rs));
+    }
+}
+
+// One block per token row r, at position positions[r]:
+//  - q (if not null): numHeads heads of headDim, rotated in place;
+//  - k (if not null): numKvHeads heads, rotated in place when rotateK; then, when kCache is not null and
+//    slots[r] >= 0, k (rotated) and v are written to cache slot slots[r] (cache layout [slot][numKvHeads*headDim]).
+// Rotation: Hugging Face rotate_half order; pair j = (j, j + headDim/2), angle = fp32(position * invFreq[j]).
+template <typename T>
+__device__ void rope_append(T* q, int qStride, int numHeads, T* k, int kStride, const T* v, int vStride,
+                            int numKvHeads, int rotateK, const int* __restrict__ positions,
+                            const int* __restrict__ slots, T* kCache, T* vCache,
+                            const float* __restrict__ invFreq, int headDim) {
+    const int r = blockIdx.x;
+    const int half = headDim / 2;
+    const float pos = (float)positions[r];
+    if (q != nullptr) {
+        T* qr = q + (size_t)r * qStride;
+        for (int i = threadIdx.x; i < numHeads * half; i += blockDim.x) {
+            const int h = i / half, j = i - h * half;
+            T* p = qr + h * headDim;
+            float s, c;
+            sincosf(pos * invFreq[j], &s, &c);
+            const float a = to_f(p[j]), b = to_f(p[j + half]);
+            p[j] = from_f<T>(a * c - b * s);
+            p[j + half] = from_f<T>(b * c + a * s);
+        }
+    }
+    if (k == nullptr) return;
+    const int kvDim = numKvHeads * headDim;
+    const int slot = (kCache != nullptr && slots != nullptr) ? slots[r] : -1;
+    T* kr = k + (size_t)r * kStride;
+    for (int i = threadIdx.x; i < numKvHeads * half; i += blockDim.x) {
+        const int h = i / half, j = i - h * half;
+        T* p = kr + h * headDim;
+        T ra = p[j], rb = p[j + half];
+        if (rotateK) {
+            float s, c;
+            sincosf(pos * invFreq[j], &s, &c);
+            const float a = to_f(ra), b = to_f(rb);
+            ra = from_f<T>(a * c - b * s);
+            rb = from_f<T>(b * c + a * s);
+            p[j] = ra;
+            p[j + half] = rb;
+        }
+        if (slot >= 0) {
+            T* dst = kCache + (size_t)slot * kvDim + h * headDim;
+            dst[j] = ra;
+            dst[j + half] = rb;
+        }
+    }
+    if (slot >= 0) {
+        const T* vr = v + (size_t)r * vStride;
+        T* dst = vCache + (size_t)slot * kvDim;
+        for (int i = threadIdx.x; i < kvDim; i += blockDim.x) dst[i] = vr[i];
+    }
+}
+
+// y[r][c] += bias[c] (rounded to T), grid-stride over rows * cols.
+template <typename T>
+__device__ void add_bias(T* y, int yStride, const T* __restrict__ bias, int rows, int cols) {
+    const long long n = (long long)rows * cols;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const int r = (int)(i / cols), c = (int)(i - (long long)r * cols);
+        T* p = y + (size_t)r * yStride + c;
+        *p = from_f<T>(to_f(*p) + to_f(bias[c]));
+    }
+}
+
+// out = T(silu(gate)) * up, rounded to T; as Hugging Face's act_fn(gate_proj(x)) * up_proj(x).
+// out may alias gate (elementwise).
+template <typename T>
+__device__ void swiglu(const T* gate, int gStride, const T* up, int uStride, T* out, int oStride, int rows, int cols) {
+    const long long n = (long long)rows * cols;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        const int r = (int)(i / cols), c = (int)(i - (long long)r * cols);
+        const float g = to_f(gate[(size_t)r * gStride + c]);
+        const float u = to_f(up[(size_t)r * uStride + c]);
+        const float s = round_t<T>(g / (1.0f + expf(-g)));
+        out[(size_t)r * oStride + c] = from_f<T>(s * u);
+    }
+}
+
+// dst[i] = value for i < n (int32), used to reset per-sequence sampler state inside a stream.
+__device__ void fill_i32(int* dst, long long n, int value) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) dst[i] = value;
+}
+
+}  // namespace tf
+
+#define TF_ELEMENTWISE(T, SUF)                                                                                     \
+extern "C" __global__ void tf_gather_rows_##SUF(T* out, int outStride, const T* src, int srcStride,                \
+        const int* idx, int cols, int numSrcRows) {                                                                 \
+    tf::gather_rows<T>(out, outStride, src, srcStride, idx, cols, numSrcRows);                                     \
+}                                                                                                                   \
+extern "C" __global__ void tf_add_rmsnorm_##SUF(T* x, int xStride, const T* delta, int dStride, const T* w,        \
+        T* y, int yStride, int cols, float eps) {                                                                   \
+    tf::add_rmsnorm<T>(x, xStride, delta, dStride, w, y, yStride, cols, eps);                                      \
+}                                                                                                                   \
+extern "C" __global__ void tf_rope_append_##SUF(T* q, int qStride, int numHeads, T* k, int kStride, const T* v,    \
+        int vStride, int numKvHeads, int rotateK, const int* positions, const int* slots, T* kCache, T* vCache,     \
+        const float* invFreq, int headDim) {                                                                        \
+    tf::rope_append<T>(q, qStride, numHeads, k, kStride, v, vStride, numKvHeads, rotateK, positions, slots,        \
+                       kCache, vCache, invFreq, headDim);                                                           \
+}                                                                                                                   \
+extern "C" __global__ void tf_add_bias_##SUF(T* y, int yStride, const T* bias, int rows, int cols) {              \
+    tf::add_bias<T>(y, yStride, bias, rows, cols);                                                                  \
+}                                                                                                                   \
+extern "C" __global__ void tf_swiglu_##SUF(const T* gate, int gStride, const T* up, int uStride, T* out,          \
+        int oStride, int rows, int cols) {                                                                          \
+    tf::swiglu<T>(gate, gStride, up, uStride, out, oStride, rows, cols);                                           \
+}
+
+TF_ELEMENTWISE(tf::f16, f16)
+TF_ELEMENTWISE(tf::bf16, bf16)
+#undef TF_ELEMENTWISE
+
+extern "C" __global__ void tf_fill_i32(int* dst, long long n, int value) { tf::fill_i32(dst, n, value); }
