@@ -1,0 +1,41 @@
+// Shared helpers: element types, conversions to and from fp32, the counter-based hash.
+#pragma once
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+// fp16 / bf16 are moved around as raw 16-bit words; these convert with round-to-nearest-even.
+struct F16 {
+  static __device__ __forceinline__ float toFloat(uint16_t b) { return __half2float(__ushort_as_half(b)); }
+  static __device__ __forceinline__ uint16_t fromFloat(float f) { return __half_as_ushort(__float2half_rn(f)); }
+};
+struct BF16 {
+  static __device__ __forceinline__ float toFloat(uint16_t b) { return __bfloat162float(__ushort_as_bfloat16(b)); }
+  static __device__ __forceinline__ uint16_t fromFloat(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+};
+
+// splitmix64 finaliser over (seed + index * golden ratio): a counter-based generator, so any
+// element can be produced independently and the Java reference (dev.twofour.kernels.ref.RandomFillRef)
+// reproduces it bit for bit.
+__device__ __forceinline__ uint64_t twofour_mix(uint64_t seed, uint64_t index) {
+  uint64_t z = seed + index * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [-1, 1] with magnitude at least 2^-10 (never zero), from the top 24 bits of the hash:
+// (2k + 1 - 2^24) / 2^24 is exact in fp32 and never 0.
+__device__ __forceinline__ float twofour_uniform(uint64_t seed, uint64_t index) {
+  int k = (int)(twofour_mix(seed, index) >> 40);
+  float v = (float)(2 * k + 1 - 16777216) * (1.0f / 16777216.0f);
+  float a = fmaxf(fabsf(v), 0.0009765625f);
+  return copysignf(a, v);
+}
+
+__device__ __forceinline__ long long twofour_global_index() {
+  return (long long)blockIdx.x * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ long long twofour_global_stride() {
+  return (long long)gridDim.x * blockDim.x;
+}

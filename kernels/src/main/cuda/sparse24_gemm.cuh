@@ -1,0 +1,234 @@
+// Our 2:4 decode GEMM:  Y[M][N] = X[M][K] · Wᵀ,  W [N][K] 2:4-sparse in the packed layout
+// (values [N][Kp/2], metadata [N][Kp/8] nibbles, Kp = K rounded up to 16; docs/FORMAT.md),
+// X and Y fp16 or bf16 (row strides ldx, ldy in elements), fp32 accumulation.
+//
+// Why it is laid out so. For M <= 16 the GEMM is memory-bound: the floor is the time to read
+// 1.125 bytes per weight once. So each lane streams its weights with 16-byte loads (8 values =
+// 4 groups = 16 inputs) plus their 2 metadata bytes, and the arithmetic goes to the tensor cores:
+// the lane expands each group's 2 values into the 4 dense slots with two byte-permutes (selectors
+// from a 16-entry table indexed by the metadata nibble) and feeds a dense mma.m16n8k16 with fp32
+// accumulators. The order of k inside one MMA is free, so lane (g, t) of a warp gives the MMA the
+// group its own 16-byte load brought in (rows g and g+8, inputs 64c+16t+4q..+3 of a 256-input
+// superblock); its B fragment is the same 4 inputs of X for token m = g, read from shared memory.
+// Per 16 rows x 256 inputs a lane issues 8 x 16-byte value loads and 8 x 2-byte metadata loads,
+// 32 table reads, 64 permutes and 16 MMAs per 8 tokens: far below the issue rate the bytes allow.
+//
+// Work split: a CTA of 8 warps owns 128 rows and a slice of K (split-K); X's slice for the CTA's
+// tokens sits in shared memory (zero-padded beyond K and M). With one split the CTA writes Y
+// directly; otherwise it writes fp32 partials to ws[split][m][n] and the last CTA to finish a
+// (token tile, row group) sums the splits in order (deterministic) and writes Y, then resets its
+// counter to 0 for the next launch. Grid = (token tiles, row groups, splits).
+#pragma once
+#include "common.cuh"
+
+#define TWOFOUR_GEMM_WARPS 8
+#define TWOFOUR_GEMM_ROWS (16 * TWOFOUR_GEMM_WARPS)
+#define TWOFOUR_GEMM_SB 256  // inputs per superblock: 16 chunks of 16 inputs per row
+
+template <typename Conv> struct Mma;
+template <> struct Mma<F16> {
+  static __device__ __forceinline__ void run(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                             uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+};
+template <> struct Mma<BF16> {
+  static __device__ __forceinline__ void run(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                             uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
+};
+
+// Weights are read once per call: keep them out of L1. Metadata goes through L1 because the four
+// lanes of a row read the same 32-byte sector in four consecutive loads.
+__device__ __forceinline__ uint4 twofour_ld_stream16(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ uint32_t twofour_word(const uint4& v, int q) {
+  return q == 0 ? v.x : q == 1 ? v.y : q == 2 ? v.z : v.w;  // q is a compile-time constant
+}
+
+
+template <typename Conv, int MO>
+__device__ __forceinline__ void twofour_sparse24_gemm(
+    const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
+    const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
+    int M, int N, int K, int sbPerSplit, float* __restrict__ ws, unsigned* __restrict__ counters) {
+  constexpr int MT = 8 * MO;
+  extern __shared__ __align__(16) uint8_t smem[];
+  uint2* sel = reinterpret_cast<uint2*>(smem);            // 16 entries: nibble -> (slots 0-1, slots 2-3)
+  uint16_t* xs = reinterpret_cast<uint16_t*>(smem + 128);  // [MT][xStride]
+
+  const int Kp = (K + 15) & ~15;
+  const int chunksPerRow = Kp / 16;
+  const int nsb = (Kp + TWOFOUR_GEMM_SB - 1) / TWOFOUR_GEMM_SB;
+  const int mTile = blockIdx.x, rowGroup = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
+  const int sb0 = split * sbPerSplit;
+  const int sb1 = min(nsb, sb0 + sbPerSplit);
+  const int sliceK = (sb1 - sb0) * TWOFOUR_GEMM_SB;
+  const int xStride = sliceK + 8;  // +16 bytes: the 8 lanes of a 16-byte shared load hit distinct banks
+
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const int rowA = rowGroup * TWOFOUR_GEMM_ROWS + warp * 16 + g, rowB = rowA + 8;
+  const bool validA = rowA < N, validB = rowB < N;
+  const uint8_t* valA = values + (size_t)(validA ? rowA : 0) * Kp * 2;
+  const uint8_t* valB = values + (size_t)(validB ? rowB : 0) * Kp * 2;
+  const uint8_t* metA = meta + (size_t)(validA ? rowA : 0) * (Kp / 8);
+  const uint8_t* metB = meta + (size_t)(validB ? rowB : 0) * (Kp / 8);
+
+  uint4 cv[8];
+  uint32_t cm[8];
+  auto load = [&](int sb, uint4 (&v)[8], uint32_t (&m)[8]) {
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+      const int chunk = sb * 16 + 4 * c + t;
+      const bool inK = chunk < chunksPerRow;
+      v[c] = (validA && inK) ? twofour_ld_stream16(valA + (size_t)chunk * 16) : make_uint4(0, 0, 0, 0);
+      v[4 + c] = (validB && inK) ? twofour_ld_stream16(valB + (size_t)chunk * 16) : make_uint4(0, 0, 0, 0);
+      m[c] = (validA && inK) ? (uint32_t)__ldg(reinterpret_cast<const unsigned short*>(metA + (size_t)chunk * 2)) : 0u;
+      m[4 + c] = (validB && inK) ? (uint32_t)__ldg(reinterpret_cast<const unsigned short*>(metB + (size_t)chunk * 2)) : 0u;
+    }
+  };
+  // The first superblock's weights are requested before X is staged, so the two latencies overlap.
+  if (sb0 < sb1) load(sb0, cv, cm);
+
+  if (threadIdx.x < 16) {
+    const unsigned nib = threadIdx.x, i0 = nib & 3, i1 = nib >> 2;
+    // byte_perm selector per 16-bit slot: 0x10 = value 0 (bytes 0,1), 0x32 = value 1, 0x44 = zero.
+    auto slot = [&](unsigned s) -> unsigned { return s == i0 ? 0x10u : s == i1 ? 0x32u : 0x44u; };
+    sel[nib] = make_uint2(slot(0) | slot(1) << 8, slot(2) | slot(3) << 8);
+  }
+  {
+    const int vecPerRow = sliceK / 8;
+    const bool vecOk = ((reinterpret_cast<uintptr_t>(X) & 15) == 0) && (ldx % 8 == 0);
+    for (int idx = threadIdx.x; idx < MT * vecPerRow; idx += blockDim.x) {
+      const int mm = idx / vecPerRow, v = idx % vecPerRow;
+      const int m = mTile * MT + mm;
+      const int k = sb0 * TWOFOUR_GEMM_SB + v * 8;
+      uint4 val = make_uint4(0, 0, 0, 0);
+      if (m < M) {
+        const uint16_t* src = X + (size_t)m * ldx + k;
+        if (vecOk && k + 8 <= K) {
+          val = __ldg(reinterpret_cast<const uint4*>(src));
+        } else {
+          uint16_t h[8];
+#pragma unroll
+          for (int e = 0; e < 8; e++) h[e] = (k + e < K) ? src[e] : (uint16_t)0;
+          val = make_uint4(h[0] | (uint32_t)h[1] << 16, h[2] | (uint32_t)h[3] << 16,
+                           h[4] | (uint32_t)h[5] << 16, h[6] | (uint32_t)h[7] << 16);
+        }
+      }
+      *reinterpret_cast<uint4*>(xs + (size_t)mm * xStride + v * 8) = val;
+    }
+  }
+  __syncthreads();
+
+  float acc[MO][2][4];
+#pragma unroll
+  for (int o = 0; o < MO; o++)
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
+
+  for (int sb = sb0; sb < sb1; sb++) {
+    uint4 nv[8];
+    uint32_t nm[8];
+    if (sb + 1 < sb1) load(sb + 1, nv, nm);
+    const int kl = (sb - sb0) * TWOFOUR_GEMM_SB;
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+      uint4 xb[MO][2];
+#pragma unroll
+      for (int o = 0; o < MO; o++) {
+        const uint16_t* xr = xs + (size_t)(8 * o + g) * xStride + kl + 64 * c + 16 * t;
+        xb[o][0] = *reinterpret_cast<const uint4*>(xr);
+        xb[o][1] = *reinterpret_cast<const uint4*>(xr + 8);
+      }
+#pragma unroll
+      for (int q = 0; q < 4; q++) {
+        const uint32_t vA = twofour_word(cv[c], q), vB = twofour_word(cv[4 + c], q);
+        const uint2 sA = sel[(cm[c] >> (4 * q)) & 15u];
+        const uint2 sB = sel[(cm[4 + c] >> (4 * q)) & 15u];
+        const uint32_t a0 = __byte_perm(vA, 0u, sA.x), a2 = __byte_perm(vA, 0u, sA.y);
+        const uint32_t a1 = __byte_perm(vB, 0u, sB.x), a3 = __byte_perm(vB, 0u, sB.y);
+#pragma unroll
+        for (int o = 0; o < MO; o++) {
+          const uint4& xq = xb[o][q >> 1];
+          const uint32_t b0 = (q & 1) ? xq.z : xq.x;
+          const uint32_t b1 = (q & 1) ? xq.w : xq.y;
+          Mma<Conv>::run(acc[o][q & 1], a0, a1, a2, a3, b0, b1);
+        }
+      }
+    }
+    if (sb + 1 < sb1) {
+#pragma unroll
+      for (int i = 0; i < 8; i++) { cv[i] = nv[i]; cm[i] = nm[i]; }
+    }
+  }
+
+  // Fragment: d0,d1 -> row g, tokens 2t, 2t+1 of the octet; d2,d3 -> row g+8.
+  if (splits == 1) {
+#pragma unroll
+    for (int o = 0; o < MO; o++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int m = mTile * MT + 8 * o + 2 * t + (i & 1);
+        const int row = (i < 2) ? rowA : rowB;
+        if (m < M && row < N) Y[(size_t)m * ldy + row] = Conv::fromFloat(acc[o][0][i] + acc[o][1][i]);
+      }
+    return;
+  }
+#pragma unroll
+  for (int o = 0; o < MO; o++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int m = mTile * MT + 8 * o + 2 * t + (i & 1);
+      const int row = (i < 2) ? rowA : rowB;
+      if (m < M && row < N) ws[((size_t)split * M + m) * N + row] = acc[o][0][i] + acc[o][1][i];
+    }
+  __threadfence();
+  __syncthreads();
+  __shared__ unsigned isLast;
+  unsigned* counter = counters + (size_t)mTile * gridDim.y + rowGroup;
+  if (threadIdx.x == 0) {
+    const unsigned prev = atomicAdd(counter, 1u);
+    isLast = (prev == (unsigned)splits - 1) ? 1u : 0u;
+  }
+  __syncthreads();
+  if (!isLast) return;
+  __threadfence();
+  for (int idx = threadIdx.x; idx < MT * TWOFOUR_GEMM_ROWS; idx += blockDim.x) {
+    const int m = mTile * MT + idx / TWOFOUR_GEMM_ROWS;
+    const int row = rowGroup * TWOFOUR_GEMM_ROWS + idx % TWOFOUR_GEMM_ROWS;
+    if (m < M && row < N) {
+      float s = 0.f;
+      for (int sp = 0; sp < splits; sp++) s += __ldcg(ws + ((size_t)sp * M + m) * N + row);
+      Y[(size_t)m * ldy + row] = Conv::fromFloat(s);
+    }
+  }
+  if (threadIdx.x == 0) *counter = 0u;  // every split has arrived: ready for the next launch
+}
+
+// Two CTAs per SM for 8 and 16 tokens (128 registers); one for 32 tokens, whose fragments need more.
+#define TWOFOUR_SPARSE24_GEMM(NAME, CONV, MO, MIN_CTAS)                                                         \
+  extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_GEMM_WARPS, MIN_CTAS)                              \
+  NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
+       int M, int N, int K, int sbPerSplit, float* ws, unsigned* counters) {                                   \
+    twofour_sparse24_gemm<CONV, MO>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters);           \
+  }
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt8, F16, 1, 2)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt16, F16, 2, 2)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt32, F16, 4, 1)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt8, BF16, 1, 2)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt16, BF16, 2, 2)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt32, BF16, 4, 1)

@@ -1,0 +1,109 @@
+package dev.twofour.kernels;
+
+import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaFunction;
+import dev.twofour.cuda.CudaModule;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The project's CUDA kernels: one fatbin (sm_80/86/89/90 machine code + compute_90 PTX) built by
+ * nvcc during the Maven build and shipped as the classpath resource {@value #FATBIN_RESOURCE}.
+ * {@link #load(CudaContext)} loads it once per context; the typed launchers ({@link Fill},
+ * {@link Convert}, {@link Elementwise}, {@link Sparse24Gemm}) take the returned object.
+ * When the build had no nvcc the resource is absent: {@link #available()} is false and
+ * {@link #unavailableReason()} says "built without CUDA kernels".
+ */
+public final class Kernels implements AutoCloseable {
+    public static final String FATBIN_RESOURCE = "dev/twofour/kernels/twofour.fatbin";
+
+    private static volatile byte[] image;
+    private static final Map<Long, Kernels> LOADED = new ConcurrentHashMap<>();
+
+    private final CudaContext context;
+    private final CudaModule module;
+    private final int multiprocessors;
+    private volatile boolean closed;
+
+    private Kernels(CudaContext context, CudaModule module) {
+        this.context = context;
+        this.module = module;
+        this.multiprocessors = context.device().multiprocessorCount();
+    }
+
+    /** True when this build carries the fatbin (nvcc was found when twofour-kernels was built). */
+    public static boolean available() {
+        return Kernels.class.getClassLoader().getResource(FATBIN_RESOURCE) != null;
+    }
+
+    /** Why {@link #available()} is false, in one line; empty when it is true. */
+    public static String unavailableReason() {
+        return available() ? "" : "built without CUDA kernels: the resource " + FATBIN_RESOURCE
+                + " is missing because nvcc was not found when twofour-kernels was built"
+                + " (set CUDA_HOME or put nvcc on the PATH and rebuild)";
+    }
+
+    /** The fatbin bytes, read once. */
+    public static byte[] fatbin() {
+        byte[] img = image;
+        if (img != null) return img;
+        synchronized (Kernels.class) {
+            if (image != null) return image;
+            try (InputStream in = Kernels.class.getClassLoader().getResourceAsStream(FATBIN_RESOURCE)) {
+                if (in == null) throw new IllegalStateException(unavailableReason());
+                image = in.readAllBytes();
+            } catch (IOException e) {
+                throw new UncheckedIOException("reading the kernel fatbin resource " + FATBIN_RESOURCE, e);
+            }
+            return image;
+        }
+    }
+
+    /**
+     * The kernels loaded into {@code context} (made current on this thread), loading the fatbin on
+     * the first call for that context (cuModuleLoadData); later calls return the same object.
+     */
+    public static Kernels load(CudaContext context) {
+        context.setCurrent();
+        Kernels k = LOADED.get(context.handle());
+        if (k != null && !k.closed) return k;
+        synchronized (Kernels.class) {
+            k = LOADED.get(context.handle());
+            if (k != null && !k.closed) return k;
+            k = new Kernels(context, CudaModule.load(fatbin()));
+            LOADED.put(context.handle(), k);
+            return k;
+        }
+    }
+
+    /** The kernel {@code name} (an extern "C" name such as "twofour_fill_f16"). */
+    public CudaFunction function(String name) {
+        if (closed) throw new IllegalStateException("Kernels of this context were closed; call Kernels.load(context) again");
+        return module.function(name);
+    }
+
+    public CudaContext context() { return context; }
+
+    /** Streaming multiprocessors of this context's GPU (launchers size their grids by it). */
+    public int multiprocessors() { return multiprocessors; }
+
+    /** Unloads the module; a later {@link #load} loads it again. Closing twice is harmless. */
+    @Override public void close() {
+        synchronized (Kernels.class) {
+            if (closed) return;
+            closed = true;
+            LOADED.remove(context.handle(), this);
+            module.close();
+        }
+    }
+
+    /** Grid size for the grid-stride kernels: enough blocks to fill the GPU, never more than the work. */
+    int gridFor(long elements, int block) {
+        long blocks = Math.max(1, (elements + block - 1) / block);
+        return (int) Math.min(blocks, (long) multiprocessors * 16);
+    }
+}

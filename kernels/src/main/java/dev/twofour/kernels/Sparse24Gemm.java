@@ -1,0 +1,161 @@
+package dev.twofour.kernels;
+
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.DeviceBuffer;
+import dev.twofour.cuda.Dim3;
+import dev.twofour.cuda.KernelArgs;
+
+/**
+ * Our 2:4 decode GEMM: {@code Y[m][n] = X[m][k] · Wᵀ} with W [n][k] in the packed 2:4 layout
+ * (values [n][kp/2], metadata [n][kp/8]; docs/FORMAT.md), X and Y fp16 or bf16 with row strides,
+ * fp32 accumulation. Built for decode (m = 1..16) where the GEMM is memory-bound; see
+ * kernels/src/main/cuda/sparse24_gemm.cuh for the layout of the work and kernels/NOTES.md for timings.
+ *
+ * <p>Split-K partial sums go to a workspace this object owns (fp32 partials plus one counter per
+ * output tile, zeroed once and reset by the kernel itself). The workspace grows on demand; call
+ * {@link #reserve} with the largest plan before capturing a CUDA graph, since allocation is not
+ * allowed during capture. One instance per stream (two streams must not share a workspace).
+ * Java twin: {@link dev.twofour.kernels.ref.Sparse24GemmRef}.
+ */
+public final class Sparse24Gemm implements AutoCloseable {
+    static final int ROWS_PER_CTA = 128;
+    static final int THREADS = 256;
+    static final int SUPERBLOCK = 256;
+    static final int SHARED_LIMIT = 48 * 1024;
+
+    /**
+     * How one call is cut up: tokens per CTA (8, 16 or 32), CTAs along tokens, rows (128 each) and
+     * K (splits of superblocksPerSplit x 256 inputs), the dynamic shared memory, and the workspace.
+     */
+    public record Plan(int m, int n, int k, int tokensPerTile, int tokenTiles, int rowGroups, int splits,
+                       int superblocksPerSplit, int sharedBytes) {
+        public long workspaceFloats() { return splits > 1 ? (long) splits * m * n : 0; }
+        public int counters() { return splits > 1 ? tokenTiles * rowGroups : 0; }
+        public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
+        /** Bytes the kernel must read at least: values, metadata and activations. */
+        public long minBytesRead(CudaDtype dtype) {
+            long kp = (k + 15) & ~15L;
+            return (long) n * kp / 2 * dtype.byteSize() + (long) n * kp / 8 + (long) m * k * dtype.byteSize();
+        }
+    }
+
+    /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */
+    public static Plan plan(int m, int n, int k, int multiprocessors) {
+        return plan(m, n, k, multiprocessors, m <= 8 ? 8 : 16, 0);
+    }
+
+    /**
+     * A plan with a chosen token tile (8, 16 or 32) and, when {@code forcedSplits > 0}, about that many
+     * K splits (for benchmarks); {@code forcedSplits == 0} picks them by the cost model.
+     */
+    public static Plan plan(int m, int n, int k, int multiprocessors, int tokensPerTile, int forcedSplits) {
+        checkShape(m, n, k);
+        if (tokensPerTile != 8 && tokensPerTile != 16 && tokensPerTile != 32) {
+            throw new IllegalArgumentException("tokensPerTile must be 8, 16 or 32, got " + tokensPerTile);
+        }
+        int kp = (k + 15) & ~15;
+        int nsb = (kp + SUPERBLOCK - 1) / SUPERBLOCK;
+        int tokenTiles = (m + tokensPerTile - 1) / tokensPerTile;
+        int rowGroups = (n + ROWS_PER_CTA - 1) / ROWS_PER_CTA;
+        // X's slice for the CTA lives in shared memory: [tokens][slice + 8] halves, plus a 128-byte table.
+        int maxSb = ((SHARED_LIMIT - 128) / (tokensPerTile * 2) - 8) / SUPERBLOCK;
+        int ctasPerSm = tokensPerTile == 32 ? 1 : 2;
+        long slots = (long) Math.max(1, multiprocessors) * ctasPerSm;
+        long base = (long) tokenTiles * rowGroups;
+        int bestSb;
+        if (forcedSplits > 0) {
+            bestSb = Math.min(maxSb, Math.max(1, (nsb + forcedSplits - 1) / forcedSplits));
+        } else {
+            // Cost ~ waves x (superblocks per CTA + 1 for its fixed prologue/epilogue); ties go to fewer splits.
+            bestSb = 1;
+            long bestCost = Long.MAX_VALUE;
+            for (int sb = 1; sb <= Math.min(nsb, maxSb); sb++) {
+                int splits = (nsb + sb - 1) / sb;
+                long waves = (base * splits + slots - 1) / slots;
+                long cost = waves * (sb + 1);
+                if (cost <= bestCost) { bestCost = cost; bestSb = sb; }
+            }
+        }
+        int splits = (nsb + bestSb - 1) / bestSb;
+        int shared = 128 + tokensPerTile * (bestSb * SUPERBLOCK + 8) * 2;
+        return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, bestSb, shared);
+    }
+
+    private final Kernels kernels;
+    private DeviceBuffer workspace;
+    private boolean closed;
+
+    public Sparse24Gemm(Kernels kernels) {
+        this.kernels = kernels;
+    }
+
+    /** The plan {@link #run} uses for this shape on this GPU. */
+    public Plan plan(int m, int n, int k) {
+        return plan(m, n, k, kernels.multiprocessors());
+    }
+
+    /** Makes sure the workspace fits {@code plan} (allocates and zeroes; synchronizes the context when it grows). */
+    public void reserve(Plan plan) {
+        ensureOpen();
+        long need = plan.workspaceBytes();
+        if (need == 0 || (workspace != null && workspace.bytes() >= need)) return;
+        long bytes = Math.max(need, workspace == null ? 0 : workspace.bytes() * 2);
+        kernels.context().synchronize();  // the old workspace may still be in use
+        if (workspace != null) workspace.close();
+        workspace = DeviceBuffer.allocate(bytes);
+        workspace.memset((byte) 0);
+    }
+
+    /** Y = X · Wᵀ with the default plan. Strides are in elements. */
+    public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                    DeviceBuffer y, long ldy, int m, int n, int k) {
+        run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k));
+    }
+
+    /** Y = X · Wᵀ with the given plan (its m, n, k are the shape). */
+    public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                    DeviceBuffer y, long ldy, Plan p) {
+        ensureOpen();
+        Launch.requireHalf(dtype, "the 2:4 GEMM");
+        int m = p.m(), n = p.n(), k = p.k();
+        long kp = (k + 15) & ~15L;
+        if (ldx < k) throw new IllegalArgumentException("ldx (" + ldx + ") must be >= k (" + k + ")");
+        if (ldy < n) throw new IllegalArgumentException("ldy (" + ldy + ") must be >= n (" + n + ")");
+        long es = dtype.byteSize();
+        Launch.requireBytes(x, ((m - 1) * ldx + k) * es, "2:4 GEMM input X [" + m + "][" + k + "]");
+        Launch.requireBytes(y, ((m - 1) * ldy + n) * es, "2:4 GEMM output Y [" + m + "][" + n + "]");
+        Launch.requireBytes(values, n * kp / 2 * es, "2:4 values [" + n + "][" + kp / 2 + "]");
+        Launch.requireBytes(metadata, n * kp / 8, "2:4 metadata [" + n + "][" + kp / 8 + "]");
+        reserve(p);
+        long ws = 0, counters = 0;
+        if (p.splits() > 1) {
+            ws = workspace.address();
+            counters = ws + p.workspaceFloats() * 4;
+        }
+        String name = "twofour_sparse24_gemm_" + Launch.suffix(dtype) + "_mt" + p.tokensPerTile();
+        kernels.function(name).launch(
+                Dim3.of(p.tokenTiles(), p.rowGroups(), p.splits()), Dim3.of(THREADS), p.sharedBytes(), stream,
+                new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
+                        .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(counters));
+    }
+
+    private static void checkShape(int m, int n, int k) {
+        if (m <= 0 || n <= 0 || k <= 0 || k % 4 != 0) {
+            throw new IllegalArgumentException("2:4 GEMM needs m, n, k > 0 and k a multiple of 4, got m=" + m + " n=" + n + " k=" + k);
+        }
+        if ((n + ROWS_PER_CTA - 1) / ROWS_PER_CTA > 65535) throw new IllegalArgumentException("n=" + n + " is too large (at most 65535*128 rows)");
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("Sparse24Gemm is closed");
+    }
+
+    /** Frees the workspace. Closing twice is harmless. */
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        if (workspace != null) workspace.close();
+        workspace = null;
+    }
+}

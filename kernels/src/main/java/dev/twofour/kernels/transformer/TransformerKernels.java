@@ -1,0 +1,226 @@
+package dev.twofour.kernels.transformer;
+
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaFunction;
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.Dim3;
+import dev.twofour.cuda.KernelArgs;
+import dev.twofour.kernels.Kernels;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Typed launchers of the transformer kernels (kernels/src/main/cuda/transformer/*.cuh). Arguments are
+ * device addresses ({@code long}) because the CUDA backend works on views inside a few large buffers
+ * (column slices of a fused q|k|v output, rows of an activation arena); strides are in elements.
+ * Every method only enqueues work on {@code stream}; nothing synchronises. Java twins of every kernel:
+ * {@link dev.twofour.kernels.transformer.ref.TransformerRef}.
+ */
+public final class TransformerKernels {
+    /** Threads of one attention block (the kernels are compiled for it). */
+    static final int ATT_THREADS = 128;
+    /** Query heads per KV head the decode kernel supports. */
+    public static final int MAX_GROUP = 8;
+    /** Threads of the sampler (one block per row). */
+    static final int SAMPLE_THREADS = 1024;
+
+    private final Kernels kernels;
+    private final Map<String, CudaFunction> functions = new ConcurrentHashMap<>();
+
+    public TransformerKernels(Kernels kernels) {
+        this.kernels = kernels;
+    }
+
+    public Kernels kernels() { return kernels; }
+
+    private CudaFunction fn(String name) {
+        return functions.computeIfAbsent(name, kernels::function);
+    }
+
+    private static String sfx(CudaDtype dtype) {
+        return switch (dtype) {
+            case F16 -> "f16";
+            case BF16 -> "bf16";
+            case F32 -> throw new IllegalArgumentException("the transformer kernels run fp16 or bf16 activations, not fp32");
+        };
+    }
+
+    /** True when the attention kernels are compiled for this head size (64 and 128). */
+    public static boolean supportsHeadDim(int headDim) {
+        return headDim == 64 || headDim == 128;
+    }
+
+    private static void checkHeadDim(int headDim) {
+        if (!supportsHeadDim(headDim)) {
+            throw new IllegalArgumentException("attention kernels are built for head_dim 64 and 128, the model has "
+                    + headDim + "; add an instantiation in tf_attention.cuh");
+        }
+    }
+
+    private int rowBlock(int cols) {
+        return cols >= 2048 ? 512 : cols >= 512 ? 256 : 128;
+    }
+
+    private int gridFor(long n, int block) {
+        long blocks = Math.max(1, (n + block - 1) / block);
+        return (int) Math.min(blocks, (long) kernels.multiprocessors() * 16);
+    }
+
+    /** {@code out[r] = src[idx[r]]} for {@code rows} rows of {@code cols}; an index outside [0, numSrcRows) gives NaN. */
+    public void gatherRows(CudaStream stream, CudaDtype dtype, long out, int outStride, long src, int srcStride,
+                           long idx, int rows, int cols, int numSrcRows) {
+        if (rows <= 0) return;
+        fn("tf_gather_rows_" + sfx(dtype)).launch(Dim3.of(rows), Dim3.of(rowBlock(cols / 8 + 1)), 0, stream,
+                new KernelArgs().ptr(out).i32(outStride).ptr(src).i32(srcStride).ptr(idx).i32(cols).i32(numSrcRows));
+    }
+
+    /**
+     * Per row: {@code x += delta} (when {@code delta != 0}), {@code y = rmsnorm(x) * w}. {@code y} may equal {@code x}.
+     */
+    public void addRmsNorm(CudaStream stream, CudaDtype dtype, long x, int xStride, long delta, int deltaStride,
+                           long weight, long y, int yStride, int rows, int cols, float eps) {
+        if (rows <= 0) return;
+        fn("tf_add_rmsnorm_" + sfx(dtype)).launch(Dim3.of(rows), Dim3.of(rowBlock(cols)), 0, stream,
+                new KernelArgs().ptr(x).i32(xStride).ptr(delta).i32(deltaStride).ptr(weight).ptr(y).i32(yStride)
+                        .i32(cols).f32(eps));
+    }
+
+    /**
+     * RoPE in place on {@code numHeads} heads of q (when {@code q != 0}) and, when {@code k != 0}, on k (if
+     * {@code rotateK}) followed by the KV-cache append of k and v at {@code slots[r]} (skipped when
+     * {@code kCache == 0} or a slot is negative). {@code positions}, {@code slots}: int32 [rows];
+     * {@code invFreq}: fp32 [headDim/2]. Cache layout: [slot][numKvHeads*headDim].
+     */
+    public void ropeAppend(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, int numHeads,
+                           long k, int kStride, long v, int vStride, int numKvHeads, boolean rotateK,
+                           long positions, long slots, long kCache, long vCache, long invFreq, int headDim) {
+        if (rows <= 0) return;
+        if (headDim % 2 != 0) throw new IllegalArgumentException("RoPE needs an even head_dim, got " + headDim);
+        fn("tf_rope_append_" + sfx(dtype)).launch(Dim3.of(rows), Dim3.of(128), 0, stream,
+                new KernelArgs().ptr(q).i32(qStride).i32(numHeads).ptr(k).i32(kStride).ptr(v).i32(vStride)
+                        .i32(numKvHeads).i32(rotateK ? 1 : 0).ptr(positions).ptr(slots).ptr(kCache).ptr(vCache)
+                        .ptr(invFreq).i32(headDim));
+    }
+
+    /** {@code y[r][c] += bias[c]}. */
+    public void addBias(CudaStream stream, CudaDtype dtype, long y, int yStride, long bias, int rows, int cols) {
+        if (rows <= 0) return;
+        long n = (long) rows * cols;
+        fn("tf_add_bias_" + sfx(dtype)).launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+                new KernelArgs().ptr(y).i32(yStride).ptr(bias).i32(rows).i32(cols));
+    }
+
+    /** {@code out = silu(gate) * up} elementwise ({@code out} may equal {@code gate}). */
+    public void swiglu(CudaStream stream, CudaDtype dtype, long gate, int gateStride, long up, int upStride,
+                       long out, int outStride, int rows, int cols) {
+        if (rows <= 0) return;
+        long n = (long) rows * cols;
+        fn("tf_swiglu_" + sfx(dtype)).launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+                new KernelArgs().ptr(gate).i32(gateStride).ptr(up).i32(upStride).ptr(out).i32(outStride)
+                        .i32(rows).i32(cols));
+    }
+
+    /** Scratch floats the decode attention needs for {@code rows} sequences with {@code numSplits}. */
+    public static long decodeScratchFloats(int rows, int numHeads, int headDim, int numSplits) {
+        return (long) rows * numHeads * numSplits * (headDim + 2);
+    }
+
+    /**
+     * A split count for decode attention: enough (kvHead, sequence, split) blocks to fill the GPU about twice,
+     * at most what a {@code maxLen} context can use with 64-position tiles, at most 64.
+     */
+    public int decodeSplits(int rows, int numKvHeads, int maxLen) {
+        int target = 2 * kernels.multiprocessors();
+        int splits = Math.max(1, (target + rows * numKvHeads - 1) / (rows * numKvHeads));
+        splits = Math.min(splits, Math.max(1, (maxLen + 63) / 64));
+        return Math.min(splits, 64);
+    }
+
+    /**
+     * Decode attention (one query token per row): row r's query at {@code q + r*qStride} (numHeads × headDim),
+     * its keys are positions 0..kvLens[r]-1 of its sequence in the paged cache ({@code blockTables}: int32
+     * [rows][maxBlocks]). Output {@code out + r*outStride} (numHeads × headDim). {@code scratch}: fp32
+     * {@link #decodeScratchFloats} floats. A row with kvLens 0 gives zeros. Two launches: splits, combine.
+     */
+    public void attentionDecode(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, long kCache,
+                                long vCache, long blockTables, int maxBlocks, long kvLens, int blockSize,
+                                int numHeads, int numKvHeads, int headDim, int numSplits, long scratch,
+                                long out, int outStride) {
+        if (rows <= 0) return;
+        checkHeadDim(headDim);
+        checkGroups(numHeads, numKvHeads);
+        if (numHeads / numKvHeads > MAX_GROUP) {
+            throw new IllegalArgumentException("decode attention supports up to " + MAX_GROUP
+                    + " query heads per KV head, the model has " + numHeads / numKvHeads);
+        }
+        float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
+        long partO = scratch;
+        long partML = scratch + (long) rows * numHeads * numSplits * headDim * 4L;
+        String s = sfx(dtype) + "_hd" + headDim;
+        fn("tf_attn_decode_" + s).launch(Dim3.of(numKvHeads, rows, numSplits), Dim3.of(ATT_THREADS), 0, stream,
+                new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
+                        .ptr(kvLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2).i32(numSplits)
+                        .ptr(partO).ptr(partML));
+        fn("tf_attn_combine_" + s).launch(Dim3.of(numHeads, rows), Dim3.of(headDim), 0, stream,
+                new KernelArgs().ptr(partO).ptr(partML).i32(numSplits).i32(numHeads).ptr(out).i32(outStride));
+    }
+
+    /**
+     * Causal prefill / chunked-prefill attention on tensor cores: sequence s has query rows
+     * {@code seqStart[s] .. seqStart[s+1]-1} (int32 [numSeqs+1]) at the last positions of a context of
+     * {@code ctxLens[s]} tokens, all already in the cache. {@code maxQLen}: the longest sequence's row count.
+     */
+    public void attentionPrefill(CudaStream stream, CudaDtype dtype, int numSeqs, int maxQLen, long q, int qStride,
+                                 long kCache, long vCache, long blockTables, int maxBlocks, long seqStart,
+                                 long ctxLens, int blockSize, int numHeads, int numKvHeads, int headDim,
+                                 long out, int outStride) {
+        if (numSeqs <= 0 || maxQLen <= 0) return;
+        checkHeadDim(headDim);
+        checkGroups(numHeads, numKvHeads);
+        float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
+        fn("tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim).launch(
+                Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS), 0, stream,
+                new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
+                        .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
+                        .ptr(out).i32(outStride));
+    }
+
+    private static void checkGroups(int numHeads, int numKvHeads) {
+        if (numKvHeads <= 0 || numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException("num_heads " + numHeads + " must be a multiple of num_kv_heads " + numKvHeads);
+        }
+    }
+
+    /** Floats per row of {@code fparams}: temperature, topP, minP, repetition, frequency, presence. */
+    public static final int FPARAMS = 6;
+    /** Ints per row of {@code iparams}: topK, slot, seed low 32 bits, seed high 32 bits. */
+    public static final int IPARAMS = 4;
+
+    /**
+     * Samples one id per row from fp32 {@code logits} ([rows][ld], modified in place: penalties and temperature
+     * are applied there). {@code stepCounter} int32 [slots] (the Philox counter of each slot, incremented);
+     * {@code counts} int32 [slots][vocab] or 0; {@code outIds} int32 [rows]; {@code nextTokens} int32 [rows] or 0.
+     */
+    public void sample(CudaStream stream, int rows, long logits, int vocab, long ldLogits, long fparams, long iparams,
+                       long stepCounter, long counts, long outIds, long nextTokens) {
+        if (rows <= 0) return;
+        fn("tf_sample").launch(Dim3.of(rows), Dim3.of(SAMPLE_THREADS), 0, stream,
+                new KernelArgs().ptr(logits).i32(vocab).i64(ldLogits).ptr(fparams).ptr(iparams).ptr(stepCounter)
+                        .ptr(counts).ptr(outIds).ptr(nextTokens));
+    }
+
+    /** Marks {@code ids} (int32 [n]) as prompt tokens in {@code counts[slot]} (for the repetition penalty). */
+    public void markPrompt(CudaStream stream, long counts, int vocab, int slot, long ids, int n) {
+        if (n <= 0) return;
+        fn("tf_mark_prompt").launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+                new KernelArgs().ptr(counts).i32(vocab).i32(slot).ptr(ids).i32(n));
+    }
+
+    /** {@code dst[i] = value} for {@code n} int32 elements. */
+    public void fillI32(CudaStream stream, long dst, long n, int value) {
+        if (n <= 0) return;
+        fn("tf_fill_i32").launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+                new KernelArgs().ptr(dst).i64(n).i32(value));
+    }
+}

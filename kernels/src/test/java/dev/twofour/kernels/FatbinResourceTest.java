@@ -1,0 +1,57 @@
+package dev.twofour.kernels;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The fatbin is part of the build exactly when nvcc is: same lookup as kernels/build-fatbin.sh. */
+class FatbinResourceTest {
+    static final List<String> EXPECTED = List.of(
+            "twofour_fill_f32", "twofour_fill_f16", "twofour_fill_bf16",
+            "twofour_fill_sparse24_f16", "twofour_fill_sparse24_bf16",
+            "twofour_f16_to_f32", "twofour_bf16_to_f32", "twofour_f32_to_f16", "twofour_f32_to_bf16",
+            "twofour_axpby_f32", "twofour_axpby_f16", "twofour_axpby_bf16",
+            "twofour_swiglu_f32", "twofour_swiglu_f16", "twofour_swiglu_bf16",
+            "twofour_sparse24_gemm_f16_mt8", "twofour_sparse24_gemm_f16_mt16", "twofour_sparse24_gemm_f16_mt32",
+            "twofour_sparse24_gemm_bf16_mt8", "twofour_sparse24_gemm_bf16_mt16", "twofour_sparse24_gemm_bf16_mt32");
+
+    static boolean nvccPresent() {
+        String cudaHome = System.getenv("CUDA_HOME");
+        if (cudaHome != null && Files.isExecutable(Path.of(cudaHome, "bin", "nvcc"))) return true;
+        String path = System.getenv("PATH");
+        if (path != null) {
+            for (String dir : path.split(java.io.File.pathSeparator)) {
+                if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "nvcc"))) return true;
+            }
+        }
+        return Files.isExecutable(Path.of("/usr/local/cuda/bin/nvcc"));
+    }
+
+    @Test
+    void fatbinPresentExactlyWhenNvccIs() {
+        assertEquals(nvccPresent(), Kernels.available(),
+                "nvcc present=" + nvccPresent() + " but fatbin resource present=" + Kernels.available());
+    }
+
+    @Test
+    void fatbinNamesEveryKernel() {
+        if (!Kernels.available()) {
+            assertTrue(Kernels.unavailableReason().contains("built without CUDA kernels"), Kernels.unavailableReason());
+            return;
+        }
+        assertEquals("", Kernels.unavailableReason());
+        // Built with --no-compress, so each kernel's extern "C" name appears as plain bytes.
+        String image = new String(Kernels.fatbin(), StandardCharsets.ISO_8859_1);
+        for (String name : EXPECTED) assertTrue(image.contains(name + "\0") || image.contains(name + "("), "fatbin lacks kernel " + name);
+        assertFalse(image.contains("twofour_no_such_kernel"));
+        // sm_90 machine code and compute_90 PTX are both inside.
+        assertTrue(image.contains(".target sm_90"), "no compute_90 PTX in the fatbin");
+    }
+}
