@@ -21,13 +21,15 @@ package dev.twofour.pruner;
 public final class GroupProx {
 
     private static final int MAX_SWEEPS = 500;
-    private static final int BISECTIONS = 200;
+    private static final int BISECTIONS = 64;
 
     // Scratch for one group, so the batch loop allocates nothing.
     private final double[] z = new double[4];
     private final int[] order = new int[4];
     private final double[] best = new double[4];
     private final double[] cand = new double[4];
+    private final double[] absY = new double[4];
+    private final double[] breakpoints = new double[4];
 
     // Parameters of the 1-D function h(a) for the 3-sparse candidate (see docs).
     private double hM, hD, hC;
@@ -48,10 +50,10 @@ public final class GroupProx {
             return;
         }
         solveSorted(t);
-        double[] ys = {y0, y1, y2, y3};
         for (int r = 0; r < 4; r++) {
             int i = order[r];
-            out[outOff + i] = Math.copySign(best[r], ys[i]);
+            double sign = i == 0 ? y0 : i == 1 ? y1 : i == 2 ? y2 : y3;
+            out[outOff + i] = Math.copySign(best[r], sign);
         }
     }
 
@@ -100,7 +102,8 @@ public final class GroupProx {
     // ---- sorted-space solver -------------------------------------------------------------
 
     private void sortByMagnitude(double y0, double y1, double y2, double y3) {
-        double[] a = {Math.abs(y0), Math.abs(y1), Math.abs(y2), Math.abs(y3)};
+        double[] a = absY;
+        a[0] = Math.abs(y0); a[1] = Math.abs(y1); a[2] = Math.abs(y2); a[3] = Math.abs(y3);
         order[0] = 0; order[1] = 1; order[2] = 2; order[3] = 3;
         // Insertion sort, descending by |y|; ties keep the lower index first (stable, deterministic).
         for (int i = 1; i < 4; i++) {
@@ -114,6 +117,16 @@ public final class GroupProx {
 
     /** Fills {@link #best} with the minimizer over w ≥ 0 for the sorted z (z3 > 0, t > 0). */
     private void solveSorted(double t) {
+        // Convex case: on the box [0, z] (which holds the minimizer, since the gradient of R is
+        // ≥ 0) the Hessian I + t·∇²e3 has off-diagonal entries t·(wk + wl) ≤ t·(z1 + z2), and
+        // each row sums to at most 2t(z1 + z2 + z3). When that is ≤ 1 the Hessian is diagonally
+        // dominant, F is convex there, and coordinate descent from z reaches the global minimum.
+        if (2 * t * (z[0] + z[1] + z[2]) <= 1) {
+            denseFrom(z[0], z[1], z[2], z[3], t);
+            System.arraycopy(cand, 0, best, 0, 4);
+            lastSupport = support(best);
+            return;
+        }
         // Candidate 1: keep the top two.
         best[0] = z[0]; best[1] = z[1]; best[2] = 0; best[3] = 0;
         double bestF = 0.5 * (z[2] * z[2] + z[3] * z[3]);
@@ -170,7 +183,7 @@ public final class GroupProx {
         if (!(aMax > 0)) return Double.POSITIVE_INFINITY;
 
         // Breakpoints where h' = 0.
-        double[] bp = new double[4];
+        double[] bp = breakpoints;
         int nb = 0;
         bp[nb++] = 0;
         double aInf = aMax;
@@ -227,16 +240,30 @@ public final class GroupProx {
         return 1 - 2 * hM * hM / (p * p * p) - (hD == 0 ? 0 : 2 * hD * hD / (n * n * n));
     }
 
-    /** Bisection for a root of h (fn 0) or h' (fn 1) on [lo, hi], increasing or decreasing there. */
+    private double d2h(double a) {
+        double p = 1 + a, n = 1 - a;
+        double p2 = p * p, n2 = n * n;
+        return 6 * hM * hM / (p2 * p2) - (hD == 0 ? 0 : 6 * hD * hD / (n2 * n2));
+    }
+
+    /**
+     * Root of h (fn 0) or h' (fn 1) on [lo, hi], where the function is monotone (increasing or
+     * decreasing) and changes sign: Newton steps kept inside the bracket, bisection when a
+     * step would leave it or not shrink it enough. Converges to the last bits of a double.
+     */
     private double bisect(int fn, double lo, double hi, boolean increasing) {
+        double x = 0.5 * (lo + hi);
         for (int it = 0; it < BISECTIONS; it++) {
-            double mid = 0.5 * (lo + hi);
-            if (mid <= lo || mid >= hi) break; // interval is one ulp wide
-            double v = fn == 0 ? h(mid) : dh(mid);
-            if (v == 0) return mid;
-            if ((v < 0) == increasing) lo = mid; else hi = mid;
+            double v = fn == 0 ? h(x) : dh(x);
+            if (v == 0) return x;
+            if ((v < 0) == increasing) lo = x; else hi = x;
+            double slope = fn == 0 ? dh(x) : d2h(x);
+            double next = x - v / slope;
+            if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+            if (Math.abs(next - x) <= 1e-15 * Math.abs(x) || hi - lo <= 1e-15 * hi) return next;
+            x = next;
         }
-        return 0.5 * (lo + hi);
+        return x;
     }
 
     /**
@@ -247,7 +274,7 @@ public final class GroupProx {
      */
     private double denseFrom(double w0, double w1, double w2, double w3, double t) {
         double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
-        double tol = 1e-15 * z0;
+        double tol = 1e-13 * z0;
         for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
             double n0 = Math.max(0, z0 - t * (w1 * w2 + w1 * w3 + w2 * w3));
             double n1 = Math.max(0, z1 - t * (n0 * w2 + n0 * w3 + w2 * w3));
