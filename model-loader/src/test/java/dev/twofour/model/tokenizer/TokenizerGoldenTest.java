@@ -1,0 +1,97 @@
+package dev.twofour.model.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Ids, tokens and decoded text against Hugging Face tokenizers, per test string:
+ * tokenizer/local/*.json (HF tokenizers' Node binding, made on the CPU machine by
+ * tools/goldens/local_tokenizer_goldens.js) and tokenizer/goldens/*.json (transformers on the GPU machine, made by
+ * tools/goldens/make_tokenizer_goldens.py), each with the tokenizer folder it was made from.
+ */
+class TokenizerGoldenTest {
+    /** golden file -> tokenizer folder (resource names). */
+    private static final String[][] SETS = {
+            {"tokenizer/local/tiny-llama-8m.json", "tokenizer/tiny-llama-8m"},
+            {"tokenizer/local/llama3-style.json", "tokenizer/llama3-style"},
+            {"tokenizer/local/spm-style.json", "tokenizer/spm-style"},
+            {"tokenizer/local/spm-legacy-style.json", "tokenizer/spm-legacy-style"},
+            {"tokenizer/goldens/tiny-llama-8m.json", "tokenizer/tiny-llama-8m"},
+            {"tokenizer/goldens/llama2.json", "tokenizer/goldens/llama2"},
+            {"tokenizer/goldens/llama2-legacy.json", "tokenizer/goldens/llama2-legacy"},
+    };
+
+    @TestFactory
+    List<DynamicTest> goldens() {
+        List<DynamicTest> tests = new ArrayList<>();
+        int found = 0;
+        for (String[] set : SETS) {
+            Path golden = Goldens.resource(set[0]);
+            Path dir = Goldens.resource(set[1]);
+            if (golden == null || dir == null || !Files.exists(dir.resolve("tokenizer.json"))) continue;
+            found++;
+            Tokenizer tok = Tokenizer.load(dir);
+            JsonNode root = Goldens.json(golden);
+            int n = 0;
+            for (JsonNode c : root.path("cases")) {
+                String text = c.get("text").asText();
+                String name = set[0] + " #" + (n++) + " " + abbreviate(text);
+                tests.add(DynamicTest.dynamicTest(name, () -> check(tok, c, text)));
+            }
+        }
+        assertTrue(found >= 1, "no golden files found");
+        return tests;
+    }
+
+    private static void check(Tokenizer tok, JsonNode c, String text) {
+        String where = "text " + quote(text);
+        int[] ids = Goldens.ints(c.get("ids"));
+        assertArrayEquals(ids, tok.encode(text, false, true), where + ": ids (special tokens parsed)");
+        assertArrayEquals(Goldens.ints(c.get("ids_bos")), tok.encode(text, true, true), where + ": ids with BOS");
+        if (c.has("ids_no_parse")) {
+            assertArrayEquals(Goldens.ints(c.get("ids_no_parse")), tok.encode(text, false, false),
+                    where + ": ids with special-token text left as text");
+        }
+        if (c.has("transformers_ids")) {
+            // Informational in the goldens; our reference is the tokenizer.json the Java side reads.
+            assertArrayEquals(ids, Goldens.ints(c.get("transformers_ids")), where + ": transformers disagrees with tokenizers");
+        }
+        if (c.has("tokens")) {
+            List<String> tokens = new ArrayList<>();
+            for (int id : ids) tokens.add(tok.token(id));
+            List<String> expected = new ArrayList<>();
+            c.get("tokens").forEach(t -> expected.add(t.asText()));
+            assertEquals(expected, tokens, where + ": token strings");
+        }
+        int[] idsBos = Goldens.ints(c.get("ids_bos"));
+        assertEquals(c.get("decoded").asText(), tok.decode(idsBos, false), where + ": decode");
+        assertEquals(c.get("decoded_skip").asText(), tok.decode(idsBos, true), where + ": decode skipping specials");
+    }
+
+    private static String abbreviate(String s) {
+        String q = quote(s);
+        return q.length() > 40 ? q.substring(0, 40) + "...\"" : q;
+    }
+
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        s.codePoints().forEach(cp -> {
+            if (cp == '\n') b.append("\\n");
+            else if (cp == '\t') b.append("\\t");
+            else if (cp == '\r') b.append("\\r");
+            else if (cp < 0x20) b.append(String.format("\\u%04x", cp));
+            else b.appendCodePoint(cp);
+        });
+        return b.append('"').toString();
+    }
+}
