@@ -8,8 +8,8 @@
 //       TOKENIZER_JSON STRINGS_JSON OUT_JSON
 //
 // STRINGS_JSON: a JSON array of strings (make_tokenizer_goldens.TEST_STRINGS). ids_no_parse (special-token text
-// kept as text) is computed with a copy of the tokenizer.json whose special added tokens are removed, which is
-// what encode_special_tokens=True does for encoding.
+// kept as text) is computed with a copy of the tokenizer.json whose special added tokens can never match, which is
+// what encode_special_tokens=True does for encoding (every special token must also be in model.vocab).
 const fs = require('fs');
 const { Tokenizer } = require('tokenizers');
 
@@ -18,7 +18,17 @@ async function main() {
   const json = JSON.parse(fs.readFileSync(tokPath, 'utf8'));
   const tok = Tokenizer.fromFile(tokPath);
   const plainJson = JSON.parse(JSON.stringify(json));
-  plainJson.added_tokens = plainJson.added_tokens.filter(t => !t.special);
+  // Special tokens get contents that never occur in text, so their ids stay where they are.
+  // Only exact when every special token is also in model.vocab (renamed there too); otherwise tokenizers
+  // renumbers the added tokens, so the script refuses.
+  plainJson.added_tokens.forEach((t, i) => {
+    if (!t.special) return;
+    const renamed = '\u0000never-matched-' + i + '\u0000';
+    if (!(t.content in plainJson.model.vocab)) throw new Error('special token ' + t.content + ' is not in model.vocab');
+    delete plainJson.model.vocab[t.content];
+    plainJson.model.vocab[renamed] = t.id;
+    t.content = renamed;
+  });
   const plain = Tokenizer.fromString(JSON.stringify(plainJson));
   const texts = JSON.parse(fs.readFileSync(stringsPath, 'utf8'));
   const cases = [];

@@ -222,6 +222,11 @@ public final class Tokenizer {
         return a != null && a.special();
     }
 
+    /** Whether id is one of tokenizer.json's added tokens (special or not). */
+    boolean isAdded(int id) {
+        return added.byId(id) != null;
+    }
+
     /** The chat template of tokenizer_config.json, if there is one (chat_template.jinja is read by ChatTemplate). */
     String chatTemplateFromConfig() {
         return chatTemplateFromConfig;

@@ -31,6 +31,42 @@ final class Goldens {
         return resource("tokenizer/tiny-llama-8m");
     }
 
+    private static Path spmLegacy;
+
+    /**
+     * tokenizer/spm-style with the legacy Llama 2 layout of HF's meta-llama/Llama-2-7b-hf tokenizer.json:
+     * normalizer Prepend("▁") + Replace(" ", "▁") instead of the Metaspace pre-tokenizer, merges as "a b" strings.
+     * Made at test time so the 1.4 MB vocabulary is stored once.
+     */
+    static synchronized Path spmLegacyStyle() {
+        if (spmLegacy != null) return spmLegacy;
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode root =
+                    (com.fasterxml.jackson.databind.node.ObjectNode) json(resource("tokenizer/spm-style").resolve("tokenizer.json"));
+            com.fasterxml.jackson.databind.node.ObjectNode normalizer = JSON.createObjectNode().put("type", "Sequence");
+            normalizer.putArray("normalizers")
+                    .add(JSON.createObjectNode().put("type", "Prepend").put("prepend", "\u2581"))
+                    .add(JSON.createObjectNode().put("type", "Replace").put("content", "\u2581")
+                            .set("pattern", JSON.createObjectNode().put("String", " ")));
+            root.set("normalizer", normalizer);
+            root.putNull("pre_tokenizer");
+            com.fasterxml.jackson.databind.node.ArrayNode merges = JSON.createArrayNode();
+            for (JsonNode m : root.path("model").path("merges")) merges.add(m.get(0).asText() + " " + m.get(1).asText());
+            ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("model")).set("merges", merges);
+            Path dir = Files.createTempDirectory("spm-legacy-style");
+            dir.toFile().deleteOnExit();
+            Path file = dir.resolve("tokenizer.json");
+            JSON.writeValue(file.toFile(), root);
+            file.toFile().deleteOnExit();
+            Files.copy(resource("tokenizer/spm-style").resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+            dir.resolve("tokenizer_config.json").toFile().deleteOnExit();
+            spmLegacy = dir;
+            return dir;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static JsonNode json(Path file) {
         try {
             return JSON.readTree(Files.readString(file));
