@@ -19,6 +19,21 @@ public final class CheckpointCopy {
 
     /** Copies {@code src} to {@code dst}, writing the tensors with our writer (sharded above {@code maxShardBytes}). */
     public static List<Path> copy(Path src, Path dst, long maxShardBytes) throws IOException {
+        return copy(src, dst, maxShardBytes, t -> t);
+    }
+
+    /**
+     * Copies {@code src} to {@code dst} with every linear weight (per config.json) magnitude-pruned to
+     * 2:4 ({@link Sparse24#pruneMagnitude}): a portable 2:4 checkpoint, the simplest baseline.
+     */
+    public static List<Path> copyMagnitudePruned(Path src, Path dst, long maxShardBytes) throws IOException {
+        java.util.Set<String> linear = new java.util.HashSet<>(WeightNames.linearWeights(ModelConfig.load(src)));
+        return copy(src, dst, maxShardBytes, t -> linear.contains(t.name()) ? Sparse24.pruneMagnitude(t) : t);
+    }
+
+    /** Copies {@code src} to {@code dst}, passing every tensor through {@code transform} (same name). */
+    public static List<Path> copy(Path src, Path dst, long maxShardBytes,
+                                  java.util.function.UnaryOperator<TensorView> transform) throws IOException {
         Files.createDirectories(dst);
         try (Stream<Path> s = Files.list(src)) {
             for (Path p : (Iterable<Path>) s::iterator) {
@@ -31,19 +46,26 @@ public final class CheckpointCopy {
         }
         try (Checkpoint ck = Checkpoint.open(src)) {
             List<TensorView> tensors = new ArrayList<>();
-            for (String n : ck.names()) tensors.add(ck.tensor(n));
+            for (String n : ck.names()) {
+                TensorView t = transform.apply(ck.tensor(n));
+                if (!t.name().equals(n)) throw new IllegalArgumentException("transform renamed " + n + " to " + t.name());
+                tensors.add(t);
+            }
             return SafetensorsWriter.writeCheckpoint(dst, tensors, Map.of(), maxShardBytes);
         }
     }
 
-    /** {@code java ... dev.twofour.model.CheckpointCopy SRC_DIR DST_DIR [MAX_SHARD_BYTES]} */
+    /** {@code java ... dev.twofour.model.CheckpointCopy [--prune-magnitude] SRC_DIR DST_DIR [MAX_SHARD_BYTES]} */
     public static void main(String[] args) throws IOException {
+        boolean prune = args.length > 0 && args[0].equals("--prune-magnitude");
+        if (prune) args = java.util.Arrays.copyOfRange(args, 1, args.length);
         if (args.length < 2 || args.length > 3) {
-            System.err.println("usage: CheckpointCopy SRC_DIR DST_DIR [MAX_SHARD_BYTES]");
+            System.err.println("usage: CheckpointCopy [--prune-magnitude] SRC_DIR DST_DIR [MAX_SHARD_BYTES]");
             System.exit(2);
         }
         long max = args.length == 3 ? Long.parseLong(args[2]) : SafetensorsWriter.DEFAULT_MAX_SHARD_BYTES;
-        List<Path> files = copy(Path.of(args[0]), Path.of(args[1]), max);
+        Path src = Path.of(args[0]), dst = Path.of(args[1]);
+        List<Path> files = prune ? copyMagnitudePruned(src, dst, max) : copy(src, dst, max);
         System.out.println("wrote " + files.size() + " safetensors file(s) to " + args[1]);
     }
 }

@@ -180,6 +180,21 @@ public final class SafetensorsWriter {
     }
 
     private static void writeTo(Path tmp, List<TensorView> tensors, Map<String, String> metadata) throws IOException {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (TensorView t : tensors) specs.add(new TensorSpec(t.name(), t.dtype(), t.shape()));
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            Map<String, Long> offsets = writeHeader(ch, specs, metadata);
+            for (TensorView t : tensors) writeAt(ch, offsets.get(t.name()), t.data());
+            ch.force(true);
+        }
+    }
+
+    /**
+     * Writes the header for {@code specs} in that data order and returns each tensor's absolute
+     * file offset.
+     */
+    private static Map<String, Long> writeHeader(FileChannel ch, List<TensorSpec> specs, Map<String, String> metadata)
+            throws IOException {
         ObjectNode header = SafetensorsFile.JSON.createObjectNode();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
@@ -187,12 +202,14 @@ public final class SafetensorsWriter {
         ObjectNode m = header.putObject(SafetensorsFile.METADATA_KEY);
         meta.forEach(m::put);
         long offset = 0;
-        for (TensorView t : tensors) {
+        Map<String, Long> relative = new LinkedHashMap<>();
+        for (TensorSpec t : specs) {
             ObjectNode e = header.putObject(t.name());
             e.put("dtype", t.dtype().safetensorsName());
             ArrayNode shape = e.putArray("shape");
             for (long d : t.shape()) shape.add(d);
             e.putArray("data_offsets").add(offset).add(offset + t.byteSize());
+            relative.put(t.name(), offset);
             offset += t.byteSize();
         }
         byte[] json = SafetensorsFile.JSON.writeValueAsBytes(header);
@@ -201,16 +218,125 @@ public final class SafetensorsWriter {
         head.putLong(padded).put(json);
         while (head.hasRemaining()) head.put((byte) ' ');
         head.flip();
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            writeFully(ch, head);
-            for (TensorView t : tensors) {
-                MemorySegment data = t.data();
-                for (long pos = 0; pos < data.byteSize(); pos += COPY_CHUNK) {
-                    long len = Math.min(COPY_CHUNK, data.byteSize() - pos);
-                    writeFully(ch, data.asSlice(pos, len).asByteBuffer());
+        writeFully(ch, head);
+        Map<String, Long> absolute = new LinkedHashMap<>();
+        relative.forEach((k, v) -> absolute.put(k, v + 8 + padded));
+        // Size the file now so that positional writes may come in any order.
+        if (offset > 0) {
+            ByteBuffer last = ByteBuffer.allocate(1);
+            ch.write(last, 8 + padded + offset - 1);
+        }
+        return absolute;
+    }
+
+    private static void writeAt(FileChannel ch, long position, MemorySegment data) throws IOException {
+        for (long pos = 0; pos < data.byteSize(); pos += COPY_CHUNK) {
+            long len = Math.min(COPY_CHUNK, data.byteSize() - pos);
+            ByteBuffer b = data.asSlice(pos, len).asByteBuffer();
+            long at = position + pos;
+            while (b.hasRemaining()) at += ch.write(b, at);
+        }
+    }
+
+    /** Name, dtype and shape of a tensor whose data comes later ({@link Streaming}). */
+    public record TensorSpec(String name, DType dtype, long[] shape) {
+        public TensorSpec {
+            java.util.Objects.requireNonNull(name, "name");
+            java.util.Objects.requireNonNull(dtype, "dtype");
+            shape = shape.clone();
+        }
+
+        public long byteSize() { return Math.multiplyExact(TensorView.numelOf(shape), dtype.byteSize()); }
+    }
+
+    /**
+     * One safetensors file written tensor by tensor, for outputs too large to hold in memory: the
+     * header is fixed by {@link #begin}, {@link #write} puts each tensor's bytes at its place (any
+     * order), {@link #commit} checks that all were written, forces and renames atomically. Closing
+     * without commit deletes the temporary file and leaves any previous file untouched.
+     */
+    public static final class Streaming implements AutoCloseable {
+        private final Path file;
+        private final Path tmp;
+        private final FileChannel ch;
+        private final Map<String, TensorSpec> specs = new LinkedHashMap<>();
+        private final Map<String, Long> offsets;
+        private final Set<String> written = new HashSet<>();
+        private boolean done;
+
+        private Streaming(Path file, Path tmp, FileChannel ch, List<TensorSpec> ordered, Map<String, String> metadata)
+                throws IOException {
+            this.file = file;
+            this.tmp = tmp;
+            this.ch = ch;
+            for (TensorSpec s : ordered) specs.put(s.name(), s);
+            this.offsets = writeHeader(ch, ordered, metadata);
+        }
+
+        /** Starts {@code file} with these tensors (data ordered by element size, then name). */
+        public static Streaming begin(Path file, List<TensorSpec> tensors, Map<String, String> metadata) throws IOException {
+            Set<String> seen = new HashSet<>();
+            for (TensorSpec t : tensors) {
+                if (t.name().equals(SafetensorsFile.METADATA_KEY) || t.name().isEmpty()) {
+                    throw new IllegalArgumentException("tensor name '" + t.name() + "' is not allowed in safetensors");
                 }
+                if (!seen.add(t.name())) throw new IllegalArgumentException("tensor '" + t.name() + "' is given twice");
             }
-            ch.force(true);
+            List<TensorSpec> ordered = new ArrayList<>(tensors);
+            ordered.sort(Comparator.comparingInt((TensorSpec t) -> -t.dtype().byteSize()).thenComparing(TensorSpec::name));
+            Path dir = file.toAbsolutePath().getParent();
+            Files.createDirectories(dir);
+            Path tmp = tempFile(dir, file.getFileName().toString());
+            FileChannel ch = null;
+            try {
+                ch = FileChannel.open(tmp, StandardOpenOption.WRITE);
+                return new Streaming(file, tmp, ch, ordered, metadata);
+            } catch (IOException | RuntimeException | Error e) {
+                if (ch != null) ch.close();
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+        }
+
+        /** Writes the bytes of tensor {@code name} (exactly its dtype × shape size). */
+        public void write(String name, MemorySegment data) throws IOException {
+            TensorSpec s = specs.get(name);
+            if (s == null) throw new IllegalArgumentException("tensor '" + name + "' was not declared in begin()");
+            if (data.byteSize() != s.byteSize()) {
+                throw new IllegalArgumentException("tensor '" + name + "' needs " + s.byteSize() + " bytes, got " + data.byteSize());
+            }
+            if (done) throw new IllegalStateException(file + " is already committed or closed");
+            writeAt(ch, offsets.get(name), data);
+            written.add(name);
+        }
+
+        /** Forces the data to disk and renames the temporary file over {@code file}. */
+        public void commit() throws IOException {
+            if (done) throw new IllegalStateException(file + " is already committed or closed");
+            if (written.size() != specs.size()) {
+                List<String> missing = specs.keySet().stream().filter(n -> !written.contains(n)).limit(5).toList();
+                throw new IllegalStateException(file + ": " + (specs.size() - written.size())
+                        + " declared tensors were never written, e.g. " + missing);
+            }
+            done = true;
+            try {
+                ch.force(true);
+                ch.close();
+                moveAtomically(tmp, file);
+            } catch (IOException | RuntimeException | Error e) {
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+            fsyncDirectory(file.toAbsolutePath().getParent());
+        }
+
+        /** Abandons the file unless committed; closing twice is harmless. */
+        @Override public void close() throws IOException {
+            if (ch.isOpen()) ch.close();
+            if (!done) {
+                done = true;
+                Files.deleteIfExists(tmp);
+            }
         }
     }
 
