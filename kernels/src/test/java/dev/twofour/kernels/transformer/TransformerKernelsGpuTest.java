@@ -1,0 +1,397 @@
+package dev.twofour.kernels.transformer;
+
+import dev.twofour.cuda.Cuda;
+import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.DeviceBuffer;
+import dev.twofour.kernels.Kernels;
+import dev.twofour.kernels.ref.HalfFloats;
+import dev.twofour.kernels.transformer.ref.SamplerRef;
+import dev.twofour.kernels.transformer.ref.TransformerRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Each transformer kernel against its Java twin on random data at awkward sizes, fp16 and bf16. */
+@Tag("gpu")
+class TransformerKernelsGpuTest {
+    static final CudaDtype[] DTYPES = {CudaDtype.F16, CudaDtype.BF16};
+    static CudaContext ctx;
+    static TransformerKernels tk;
+    static CudaStream stream;
+    final List<DeviceBuffer> buffers = new ArrayList<>();
+
+    @BeforeAll
+    static void setUp() {
+        assumeTrue(Cuda.isAvailable() && Cuda.deviceCount() > 0, "no GPU: " + Cuda.unavailableReason());
+        assumeTrue(Kernels.available(), Kernels.unavailableReason());
+        ctx = CudaContext.primary(0);
+        tk = new TransformerKernels(Kernels.load(ctx));
+        stream = CudaStream.create();
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (stream != null) stream.close();
+    }
+
+    void free() {
+        for (DeviceBuffer b : buffers) b.close();
+        buffers.clear();
+    }
+
+    DeviceBuffer dev(float[] v, CudaDtype dt) {
+        short[] s = HalfFloats.fromFloats(dt, v);
+        DeviceBuffer b = DeviceBuffer.of(MemorySegment.ofArray(s));
+        buffers.add(b);
+        return b;
+    }
+
+    DeviceBuffer devF32(float[] v) {
+        DeviceBuffer b = DeviceBuffer.of(MemorySegment.ofArray(v));
+        buffers.add(b);
+        return b;
+    }
+
+    DeviceBuffer devI32(int[] v) {
+        DeviceBuffer b = DeviceBuffer.of(MemorySegment.ofArray(v));
+        buffers.add(b);
+        return b;
+    }
+
+    DeviceBuffer poisoned16(int n) {
+        DeviceBuffer b = DeviceBuffer.allocate(Math.max(2L, n * 2L));
+        b.memset((byte) 0x7F);  // 0x7F7F: a large finite fp16 / bf16 value nothing should leave behind
+        buffers.add(b);
+        return b;
+    }
+
+    static float[] get(DeviceBuffer b, int n, CudaDtype dt) {
+        stream.synchronize();
+        short[] s = new short[n];
+        b.copyTo(MemorySegment.ofArray(s));
+        return HalfFloats.toFloats(dt, s);
+    }
+
+    static int[] getI32(DeviceBuffer b, int n) {
+        stream.synchronize();
+        int[] s = new int[n];
+        b.copyTo(MemorySegment.ofArray(s));
+        return s;
+    }
+
+    static float[] rand(Random r, int n, float scale, CudaDtype dt) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = TransformerRef.round(dt, (float) r.nextGaussian() * scale);
+        return v;
+    }
+
+    static void assertClose(float[] ref, float[] got, double relTol, String what) {
+        assertEquals(ref.length, got.length, what);
+        double num = 0, den = 0;
+        for (int i = 0; i < ref.length; i++) {
+            assertTrue(Float.isFinite(got[i]), what + ": element " + i + " is " + got[i]);
+            num += (ref[i] - got[i]) * (double) (ref[i] - got[i]);
+            den += (double) ref[i] * ref[i];
+        }
+        double rel = Math.sqrt(num / Math.max(den, 1e-30));
+        assertTrue(rel <= relTol, what + ": relative error " + rel + " > " + relTol);
+    }
+
+    static double ulpTol(CudaDtype dt) { return dt == CudaDtype.F16 ? 2e-3 : 1e-2; }
+
+    @Test
+    void gatherRowsCopiesRowsAndMarksBadIds() {
+        Random r = new Random(1);
+        for (CudaDtype dt : DTYPES) {
+            int vocab = 37, hidden = 200, rows = 13;
+            float[] table = rand(r, vocab * hidden, 0.5f, dt);
+            int[] ids = new int[rows];
+            for (int i = 0; i < rows; i++) ids[i] = r.nextInt(vocab);
+            ids[5] = vocab;  // out of range
+            DeviceBuffer out = poisoned16(rows * hidden);
+            tk.gatherRows(stream, dt, out.address(), hidden, dev(table, dt).address(), hidden, devI32(ids).address(),
+                    rows, hidden, vocab);
+            float[] got = get(out, rows * hidden, dt);
+            for (int i = 0; i < rows; i++) {
+                for (int c = 0; c < hidden; c++) {
+                    float g = got[i * hidden + c];
+                    if (i == 5) assertTrue(Float.isNaN(g), "bad id must give NaN");
+                    else assertEquals(table[ids[i] * hidden + c], g, 0f, "row " + i);
+                }
+            }
+            free();
+        }
+    }
+
+    @Test
+    void addRmsNormMatchesReference() {
+        Random r = new Random(2);
+        for (CudaDtype dt : DTYPES) {
+            for (int cols : new int[] {1000, 4096, 77}) {
+                int rows = 5;
+                float[] x = rand(r, rows * cols, 1f, dt), delta = rand(r, rows * cols, 0.7f, dt);
+                float[] w = rand(r, cols, 1f, dt);
+                DeviceBuffer dx = dev(x, dt), dd = dev(delta, dt), dw = dev(w, dt), dy = poisoned16(rows * cols);
+                tk.addRmsNorm(stream, dt, dx.address(), cols, dd.address(), cols, dw.address(), dy.address(), cols,
+                        rows, cols, 1e-5f);
+                float[] refX = x.clone(), refY = new float[rows * cols];
+                TransformerRef.addRmsNorm(dt, refX, delta, w, refY, rows, cols, 1e-5f);
+                assertArrayEquals(refX, get(dx, rows * cols, dt), 0f, "residual sum");
+                assertClose(refY, get(dy, rows * cols, dt), ulpTol(dt), "rmsnorm " + dt + " cols " + cols);
+                // without delta, in place
+                float[] x2 = rand(r, rows * cols, 2f, dt);
+                DeviceBuffer dx2 = dev(x2, dt);
+                tk.addRmsNorm(stream, dt, dx2.address(), cols, 0L, 0, dw.address(), dx2.address(), cols, rows, cols, 1e-6f);
+                float[] refY2 = new float[rows * cols];
+                TransformerRef.addRmsNorm(dt, x2.clone(), null, w, refY2, rows, cols, 1e-6f);
+                assertClose(refY2, get(dx2, rows * cols, dt), ulpTol(dt), "rmsnorm in place");
+                free();
+            }
+        }
+    }
+
+    @Test
+    void ropeAndKvAppendMatchReference() {
+        Random r = new Random(3);
+        for (CudaDtype dt : DTYPES) {
+            for (int headDim : new int[] {64, 128, 46}) {
+                int rows = 7, nh = 6, nkv = 2, qDim = nh * headDim, kvDim = nkv * headDim, width = qDim + 2 * kvDim;
+                float[] qkv = rand(r, rows * width, 1f, dt);
+                int[] pos = new int[rows];
+                int[] slots = new int[rows];
+                for (int i = 0; i < rows; i++) { pos[i] = r.nextInt(9000); slots[i] = 3 * i + 1; }
+                slots[4] = -1;  // a padding row: no cache write
+                float[] inv = new float[headDim / 2];
+                for (int j = 0; j < inv.length; j++) inv[j] = (float) (Math.pow(500000.0, -2.0 * j / headDim) / (j % 3 == 0 ? 8 : 1));
+                int cacheSlots = 3 * rows + 2;
+                DeviceBuffer d = dev(qkv, dt), kc = poisoned16(cacheSlots * kvDim), vc = poisoned16(cacheSlots * kvDim);
+                long base = d.address();
+                tk.ropeAppend(stream, dt, rows, base, width, nh, base + qDim * 2L, width, base + (qDim + kvDim) * 2L, width,
+                        nkv, true, devI32(pos).address(), devI32(slots).address(), kc.address(), vc.address(),
+                        devF32(inv).address(), headDim);
+                float[] ref = qkv.clone();
+                TransformerRef.rope(dt, ref, width, rows, nh + nkv, headDim, pos, inv);  // q and k heads are adjacent
+                float[] got = get(d, rows * width, dt);
+                assertClose(ref, got, ulpTol(dt), "rope " + dt + " hd " + headDim);
+                float[] kGot = get(kc, cacheSlots * kvDim, dt), vGot = get(vc, cacheSlots * kvDim, dt);
+                for (int i = 0; i < rows; i++) {
+                    if (slots[i] < 0) continue;
+                    for (int c = 0; c < kvDim; c++) {
+                        assertEquals(got[i * width + qDim + c], kGot[slots[i] * kvDim + c], 0f, "k cache");
+                        assertEquals(qkv[i * width + qDim + kvDim + c], vGot[slots[i] * kvDim + c], 0f, "v cache");
+                    }
+                }
+                float poison = HalfFloats.toFloat(dt, (short) 0x7F7F);
+                assertEquals(poison, kGot[(3 * 4 + 1) * kvDim], 0f, "padding row must not be written");
+                free();
+            }
+        }
+    }
+
+    @Test
+    void swigluAndBiasMatchReference() {
+        Random r = new Random(4);
+        for (CudaDtype dt : DTYPES) {
+            int rows = 3, cols = 777;
+            float[] gu = rand(r, rows * 2 * cols, 2f, dt);
+            float[] gate = new float[rows * cols], up = new float[rows * cols];
+            for (int i = 0; i < rows; i++) {
+                System.arraycopy(gu, i * 2 * cols, gate, i * cols, cols);
+                System.arraycopy(gu, i * 2 * cols + cols, up, i * cols, cols);
+            }
+            DeviceBuffer d = dev(gu, dt), out = poisoned16(rows * cols);
+            tk.swiglu(stream, dt, d.address(), 2 * cols, d.address() + cols * 2L, 2 * cols, out.address(), cols, rows, cols);
+            assertClose(TransformerRef.swiglu(dt, gate, up), get(out, rows * cols, dt), ulpTol(dt) / 2, "swiglu " + dt);
+            float[] bias = rand(r, cols, 1f, dt);
+            tk.addBias(stream, dt, out.address(), cols, dev(bias, dt).address(), rows, cols);
+            float[] sw = TransformerRef.swiglu(dt, gate, up);
+            for (int i = 0; i < sw.length; i++) sw[i] = TransformerRef.round(dt, sw[i] + bias[i % cols]);
+            assertClose(sw, get(out, rows * cols, dt), ulpTol(dt) / 2, "bias " + dt);
+            free();
+        }
+    }
+
+    /** A paged cache with shuffled blocks, K/V random; returns {kCache, vCache} and fills tables. */
+    static int[][] blockTables(Random r, int[] lens, int blockSize, int[] numBlocksOut) {
+        int total = 0;
+        int[] need = new int[lens.length];
+        for (int s = 0; s < lens.length; s++) { need[s] = (lens[s] + blockSize - 1) / blockSize; total += need[s]; }
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < total + 3; i++) ids.add(i);
+        Collections.shuffle(ids, r);
+        int[][] t = new int[lens.length][];
+        int k = 0;
+        for (int s = 0; s < lens.length; s++) {
+            t[s] = new int[need[s]];
+            for (int j = 0; j < need[s]; j++) t[s][j] = ids.get(k++);
+        }
+        numBlocksOut[0] = total + 3;
+        return t;
+    }
+
+    static int[] flatten(int[][] tables, int maxBlocks) {
+        int[] flat = new int[tables.length * maxBlocks];
+        for (int s = 0; s < tables.length; s++) System.arraycopy(tables[s], 0, flat, s * maxBlocks, tables[s].length);
+        return flat;
+    }
+
+    @Test
+    void decodeAttentionMatchesReference() {
+        Random r = new Random(5);
+        int[][] shapes = {{8, 2, 128}, {16, 2, 64}, {4, 4, 64}, {32, 8, 128}};  // heads, kv heads, head dim
+        for (CudaDtype dt : DTYPES) {
+            for (int[] sh : shapes) {
+                int nh = sh[0], nkv = sh[1], hd = sh[2], bs = 16;
+                int[] lens = {1, 100, 1000, 0, 37};
+                int[] nb = new int[1];
+                int[][] tables = blockTables(r, lens, bs, nb);
+                int maxBlocks = 0;
+                for (int[] t : tables) maxBlocks = Math.max(maxBlocks, t.length);
+                maxBlocks = Math.max(maxBlocks, 1);
+                int kvDim = nkv * hd, slots = nb[0] * bs, rows = lens.length;
+                float[] kc = rand(r, slots * kvDim, 1f, dt), vc = rand(r, slots * kvDim, 1f, dt);
+                float[] q = rand(r, rows * nh * hd, 1f, dt);
+                DeviceBuffer dk = dev(kc, dt), dv = dev(vc, dt), dq = dev(q, dt), out = poisoned16(rows * nh * hd);
+                DeviceBuffer tab = devI32(flatten(tables, maxBlocks)), dl = devI32(lens);
+                for (int splits : new int[] {1, 5, tk.decodeSplits(rows, nkv, 1000)}) {
+                    DeviceBuffer scratch = DeviceBuffer.allocate(TransformerKernels.decodeScratchFloats(rows, nh, hd, splits) * 4);
+                    buffers.add(scratch);
+                    tk.attentionDecode(stream, dt, rows, dq.address(), nh * hd, dk.address(), dv.address(), tab.address(),
+                            maxBlocks, dl.address(), bs, nh, nkv, hd, splits, scratch.address(), out.address(), nh * hd);
+                    float[] got = get(out, rows * nh * hd, dt);
+                    for (int b = 0; b < rows; b++) {
+                        float[] gb = java.util.Arrays.copyOfRange(got, b * nh * hd, (b + 1) * nh * hd);
+                        if (lens[b] == 0) {
+                            for (float g : gb) assertEquals(0f, g, 0f, "empty sequence gives zeros");
+                            continue;
+                        }
+                        float[] qb = java.util.Arrays.copyOfRange(q, b * nh * hd, (b + 1) * nh * hd);
+                        float[] ref = TransformerRef.attention(qb, nh * hd, 1, lens[b], kc, vc, tables[b], bs, nh, nkv, hd);
+                        assertClose(ref, gb, dt == CudaDtype.F16 ? 3e-3 : 1.5e-2,
+                                "decode " + dt + " " + nh + "/" + nkv + "x" + hd + " len " + lens[b] + " splits " + splits);
+                    }
+                }
+                free();
+            }
+        }
+    }
+
+    @Test
+    void prefillAttentionMatchesReference() {
+        Random r = new Random(6);
+        int[][] shapes = {{4, 2, 64}, {8, 2, 128}, {6, 6, 128}};
+        for (CudaDtype dt : DTYPES) {
+            for (int[] sh : shapes) {
+                int nh = sh[0], nkv = sh[1], hd = sh[2], bs = 16;
+                int[] qLens = {70, 33, 1, 130};
+                int[] ctx = {70, 150, 9, 130};   // sequence 1 is a chunk after 117 cached tokens
+                int[] nb = new int[1];
+                int[][] tables = blockTables(r, ctx, bs, nb);
+                int maxBlocks = 0;
+                for (int[] t : tables) maxBlocks = Math.max(maxBlocks, t.length);
+                int kvDim = nkv * hd, slots = nb[0] * bs;
+                int[] seqStart = new int[qLens.length + 1];
+                for (int s = 0; s < qLens.length; s++) seqStart[s + 1] = seqStart[s] + qLens[s];
+                int rows = seqStart[qLens.length], qStride = nh * hd + 2 * kvDim;  // q inside a fused qkv row
+                float[] kc = rand(r, slots * kvDim, 1f, dt), vc = rand(r, slots * kvDim, 1f, dt);
+                float[] qkv = rand(r, rows * qStride, 1f, dt);
+                DeviceBuffer out = poisoned16(rows * nh * hd);
+                tk.attentionPrefill(stream, dt, qLens.length, 130, dev(qkv, dt).address(), qStride, dev(kc, dt).address(),
+                        dev(vc, dt).address(), devI32(flatten(tables, maxBlocks)).address(), maxBlocks,
+                        devI32(seqStart).address(), devI32(ctx).address(), bs, nh, nkv, hd, out.address(), nh * hd);
+                float[] got = get(out, rows * nh * hd, dt);
+                for (int s = 0; s < qLens.length; s++) {
+                    float[] qs = java.util.Arrays.copyOfRange(qkv, seqStart[s] * qStride, seqStart[s + 1] * qStride);
+                    float[] ref = TransformerRef.attention(qs, qStride, qLens[s], ctx[s], kc, vc, tables[s], bs, nh, nkv, hd);
+                    float[] gs = java.util.Arrays.copyOfRange(got, seqStart[s] * nh * hd, seqStart[s + 1] * nh * hd);
+                    assertClose(ref, gs, dt == CudaDtype.F16 ? 5e-3 : 2e-2,
+                            "prefill " + dt + " " + nh + "/" + nkv + "x" + hd + " seq " + s);
+                }
+                free();
+            }
+        }
+    }
+
+    @Test
+    void samplerMatchesReferenceAndIsReproducible() {
+        Random r = new Random(7);
+        for (int vocab : new int[] {32000, 128256, 1001}) {
+            SamplerRef.Params[] params = {
+                    SamplerRef.Params.greedy(),
+                    new SamplerRef.Params(0.8f, 50, 1f, 0f, 1f, 0f, 0f, 11L),
+                    new SamplerRef.Params(1.0f, 0, 0.9f, 0f, 1f, 0f, 0f, -5L),
+                    new SamplerRef.Params(0.7f, 0, 1f, 0.05f, 1.3f, 0.2f, 0.3f, 1L << 40),
+                    new SamplerRef.Params(1.2f, 200, 0.7f, 0.01f, 1.1f, 0f, 0f, 123456789L),
+                    new SamplerRef.Params(0f, 0, 1f, 0f, 1.5f, 0.5f, 0.5f, 3L),
+            };
+            int rows = params.length;
+            float[] logits = new float[rows * vocab];
+            for (int i = 0; i < logits.length; i++) logits[i] = (float) r.nextGaussian() * 3f;
+            int[] counts = new int[rows * vocab];
+            for (int i = 0; i < 300; i++) counts[r.nextInt(rows * vocab)] = r.nextBoolean() ? 1 << 30 : 1 + r.nextInt(3);
+            float[] fp = new float[rows * TransformerKernels.FPARAMS];
+            int[] ip = new int[rows * TransformerKernels.IPARAMS];
+            for (int b = 0; b < rows; b++) {
+                SamplerRef.Params p = params[b];
+                float[] f = {p.temperature(), p.topP(), p.minP(), p.repetition(), p.frequency(), p.presence()};
+                System.arraycopy(f, 0, fp, b * 6, 6);
+                ip[b * 4] = p.topK();
+                ip[b * 4 + 1] = b;  // slot
+                ip[b * 4 + 2] = (int) p.seed();
+                ip[b * 4 + 3] = (int) (p.seed() >>> 32);
+            }
+            DeviceBuffer dfp = devF32(fp), dip = devI32(ip), steps = devI32(new int[rows]), dcounts = devI32(counts);
+            DeviceBuffer dl = DeviceBuffer.allocate(logits.length * 4L);
+            buffers.add(dl);
+            DeviceBuffer ids = devI32(new int[rows]), next = devI32(new int[rows]);
+            int mismatches = 0, draws = 0;
+            int[] hostCounts = counts.clone();
+            for (int step = 0; step < 6; step++) {
+                dl.copyFrom(MemorySegment.ofArray(logits));
+                tk.sample(stream, rows, dl.address(), vocab, vocab, dfp.address(), dip.address(), steps.address(),
+                        dcounts.address(), ids.address(), next.address());
+                int[] got = getI32(ids, rows);
+                assertArrayEquals(got, getI32(next, rows), "nextTokens mirrors the ids");
+                for (int b = 0; b < rows; b++) {
+                    float[] row = java.util.Arrays.copyOfRange(logits, b * vocab, (b + 1) * vocab);
+                    int[] c = java.util.Arrays.copyOfRange(hostCounts, b * vocab, (b + 1) * vocab);
+                    int want = SamplerRef.sample(row, c, params[b], step);
+                    assertTrue(got[b] >= 0 && got[b] < vocab, "id in range");
+                    boolean greedy = params[b].temperature() <= 0f;
+                    if (greedy) assertEquals(want, got[b], "greedy row " + b + " step " + step);
+                    else { draws++; if (want != got[b]) mismatches++; }
+                    hostCounts[b * vocab + got[b]] += 1;
+                }
+            }
+            assertTrue(mismatches <= Math.max(1, draws / 20), "sampler differs from the reference in " + mismatches + " of " + draws);
+            int[] gotCounts = getI32(dcounts, rows * vocab);
+            assertArrayEquals(hostCounts, gotCounts, "counts updated by the kernel");
+            assertArrayEquals(new int[] {6, 6, 6, 6, 6, 6}, getI32(steps, rows), "step counters advanced");
+            // reproducible: same state, same ids
+            int[] first = new int[rows], second = new int[rows];
+            for (int rep = 0; rep < 2; rep++) {
+                steps.copyFrom(MemorySegment.ofArray(new int[rows]));
+                dl.copyFrom(MemorySegment.ofArray(logits));
+                tk.sample(stream, rows, dl.address(), vocab, vocab, dfp.address(), dip.address(), steps.address(), 0L,
+                        ids.address(), 0L);
+                System.arraycopy(getI32(ids, rows), 0, rep == 0 ? first : second, 0, rows);
+            }
+            assertArrayEquals(first, second, "same seed and step give the same ids");
+            free();
+        }
+    }
+}
