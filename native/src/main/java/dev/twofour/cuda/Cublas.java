@@ -85,6 +85,11 @@ public final class Cublas extends NativeOwner {
     /** cuBLAS's version as an integer, e.g. 130002 for 13.0.2 (major*10000 + minor*100 + patch). */
     public static int version() {
         Cuda.requireAvailable();
+        return propertyVersion();
+    }
+
+    /** cublasGetProperty needs no GPU, only the library. */
+    static int propertyVersion() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocate(JAVA_INT);
             int[] v = new int[3];
