@@ -3,6 +3,7 @@ package dev.twofour.model.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
@@ -28,10 +29,12 @@ import java.util.Map;
  *   <li>{@code |tojson}: Python's json.dumps with ensure_ascii=False (optional indent), not HTML-escaped;</li>
  *   <li>Python string methods on strings: strip, lstrip, rstrip (with optional chars), startswith, endswith,
  *       lower, upper, title, capitalize, split, replace, find, count, join (see {@link PythonMethods});</li>
- *   <li>slices such as {@code messages[1:]} (see {@link JinjaPrePass}).</li>
+ *   <li>loop filters {@code for m in messages if ...} and for/else (rewritten by {@link JinjaPrePass});</li>
+ *   <li>whitespace control on expressions and comments ({@code {{- x -}}}).</li>
  * </ul>
- * Jinjava itself provides namespace(), loop.first/last/index0, {@code messages[0]['role']}, trim, length, in,
- * is defined. Thread-safe: each render uses its own interpreter state.
+ * Jinjava itself provides namespace(), slices ({@code messages[1:]}), loop.first/last/index0,
+ * {@code messages[0]['role']}, trim, length, in, is defined. Known Jinjava limit: a dict literal ending in an
+ * empty dict right before the closing braces ({@code {{ {'a': {}} }}}) ends the expression early. Thread-safe: each render uses its own interpreter state.
  */
 public final class ChatTemplate {
     private final String template;
@@ -45,7 +48,7 @@ public final class ChatTemplate {
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
         this.where = where;
-        this.jinjava = newEngine();
+        this.jinjava = Engine.INSTANCE;
     }
 
     /**
@@ -145,6 +148,11 @@ public final class ChatTemplate {
         return t;
     }
 
+    /** One engine for all templates: building it is slow, and rendering keeps no state in it. */
+    private static final class Engine {
+        static final Jinjava INSTANCE = newEngine();
+    }
+
     private static Jinjava newEngine() {
         JinjavaConfig config = JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
@@ -152,6 +160,8 @@ public final class ChatTemplate {
                 .withKeepTrailingNewline(true) // we drop the one trailing newline ourselves, once
                 .withFailOnUnknownTokens(false)
                 .withElResolver(PythonMethods.resolver())
+                // Jinja's "{{- x -}}" and "{#- c -#}" strip whitespace too (Jinjava only does it for {% %} by default).
+                .withLegacyOverrides(LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true).build())
                 .build();
         Jinjava j = new Jinjava(config);
         try {
