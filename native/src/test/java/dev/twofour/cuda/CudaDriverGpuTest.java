@@ -201,7 +201,8 @@ class CudaDriverGpuTest {
     @Test void absurdAllocationThrowsAndTheJvmLivesOn() {
         CudaException e = assertThrows(CudaException.class, () -> DeviceBuffer.allocate(1L << 50)); // 1 PiB
         assertEquals("cuMemAlloc_v2", e.call());
-        assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.errorName());
+        assertTrue(e.errorName().equals("CUDA_ERROR_OUT_OF_MEMORY") || e.errorName().equals("CUDA_ERROR_INVALID_VALUE"),
+                e.getMessage());
         assertTrue(e.getMessage().contains("cuMemAlloc"), e.getMessage());
         try (DeviceBuffer ok = DeviceBuffer.allocate(1 << 20)) {
             ok.memset((byte) 3);
