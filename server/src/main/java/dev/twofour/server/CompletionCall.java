@@ -85,14 +85,14 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
         int room = ctx - prompt.length;
         int maxTokens = req.maxTokens() == null ? room : req.maxTokens();
         if (maxTokens > room) {
-            throw ApiException.invalid(req.chat() && req.maxTokens() != null ? "max_tokens" : "max_tokens", "context_length_exceeded",
+            throw ApiException.invalid("max_tokens", "context_length_exceeded",
                     "max_tokens is " + maxTokens + " but the prompt has " + prompt.length + " tokens and the context holds "
                             + ctx + ", so at most " + room + " tokens can be generated; lower max_tokens or shorten the prompt");
         }
         long seed = req.seed() != null ? req.seed() : ThreadLocalRandom.current().nextLong();
         GenerationParams params = new GenerationParams(maxTokens, req.temperature(), req.topK(), req.topP(), req.minP(),
                 req.frequencyPenalty(), req.presencePenalty(), req.repetitionPenalty(), seed, req.topLogprobs(),
-                req.ignoreEos());
+                req.ignoreEos(), req.chat());
         promptTokens = prompt.length;
         try {
             generation = engine.submit(prompt, params, this);
@@ -124,8 +124,8 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
         int[] ids;
         try {
             ids = req.chat() ? engine.encodeChat(req.messages()) : engine.encodePrompt(req.promptText());
-        } catch (IllegalArgumentException e) {
-            throw ApiException.invalid(req.chat() ? "messages" : "prompt", "the prompt could not be tokenized: " + e.getMessage());
+        } catch (RuntimeException e) { // no chat template, the template rejected the messages, a tokenizer error
+            throw ApiException.invalid(req.chat() ? "messages" : "prompt", e.getMessage());
         }
         if (ids.length == 0) throw ApiException.invalid(req.chat() ? "messages" : "prompt", "the prompt is empty");
         return ids;
