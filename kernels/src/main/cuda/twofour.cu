@@ -5,4 +5,5 @@
 #include "convert.cuh"
 #include "elementwise.cuh"
 #include "sparse24_gemm.cuh"
+#include "unpack.cuh"
 #include "transformer/transformer.cuh"

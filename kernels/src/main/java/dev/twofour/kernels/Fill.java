@@ -41,4 +41,21 @@ public final class Fill {
                 Dim3.of(kernels.gridFor(n * kp / 8, BLOCK)), Dim3.of(BLOCK), 0, stream,
                 new KernelArgs().ptr(values).ptr(metadata).i32(n).i32(k).i64(seed).f32(scale));
     }
+
+    /**
+     * The dense [n][k] twin (same 16-bit dtype) of a packed 2:4 weight, for cuBLAS baselines and
+     * cuSPARSELt compression. Java twin: {@link dev.twofour.kernels.ref.Packed24#toDense()}.
+     */
+    public static void unpack24(Kernels kernels, CudaStream stream, DeviceBuffer values, DeviceBuffer metadata,
+                                DeviceBuffer dense, int n, int k) {
+        if (n <= 0 || k <= 0 || k % 4 != 0) throw new IllegalArgumentException("a 2:4 weight needs n > 0 and k > 0 a multiple of 4, got n=" + n + " k=" + k);
+        long kp = (k + 15) & ~15L;
+        Launch.requireBytes(values, n * kp / 2 * 2, "2:4 values");
+        Launch.requireBytes(metadata, n * kp / 8, "2:4 metadata");
+        Launch.requireBytes(dense, (long) n * k * 2, "dense output");
+        long groups = (long) n * (k / 4);
+        kernels.function("twofour_sparse24_unpack").launch(
+                Dim3.of(kernels.gridFor(groups, BLOCK)), Dim3.of(BLOCK), 0, stream,
+                new KernelArgs().ptr(values).ptr(metadata).ptr(dense).i32(n).i32(k));
+    }
 }

@@ -97,6 +97,12 @@ class KernelsGpuTest {
                 byte[] meta = new byte[ref.metadata().length];
                 m.copyTo(MemorySegment.ofArray(meta));
                 assertArrayEquals(ref.metadata(), meta, dt + " metadata");
+                try (DeviceBuffer dense = DeviceBuffer.allocate((long) n * k * 2)) {
+                    dense.memset((byte) 0x7F);
+                    Fill.unpack24(kernels, stream, v, m, dense, n, k);
+                    stream.synchronize();
+                    assertArrayEquals(ref.toDense(), HalfFloats.toFloats(dt, download16(dense, n * k)), dt + " unpacked");
+                }
             }
         }
     }

@@ -1,0 +1,91 @@
+package dev.twofour.kernels;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Which implementation a 2:4 linear layer uses for a batch of M tokens: our decode kernel
+ * ({@link Sparse24Gemm}), cuSPARSELt, or dense cuBLAS on the unpacked weight — whichever is fastest,
+ * so a 2:4 model is never slower than dense.
+ *
+ * <p>From tuning data ({@code selection.tsv} written by {@code twofour bench gemm}: lines
+ * {@code N K M METHOD}) when there is an entry for the layer's shape: the entry with the smallest
+ * measured M >= the requested M (or the largest measured M beyond them). Otherwise the built-in
+ * default, by M bucket, measured on the H100 (kernels/NOTES.md).
+ */
+public final class Sparse24Selection {
+    public enum Method { OURS, CUSPARSELT, DENSE }
+
+    /** One measurement: for weights N x K at M tokens, {@code method} was fastest. */
+    public record Entry(int n, int k, int m, Method method) {}
+
+    /** Built-in M buckets (inclusive upper bounds) for shapes without tuning data. */
+    private static final int[] DEFAULT_MAX_M = {16, 256, Integer.MAX_VALUE};
+    private static final Method[] DEFAULT_METHOD = {Method.OURS, Method.DENSE, Method.CUSPARSELT};
+
+    private final List<Entry> entries;
+
+    private Sparse24Selection(List<Entry> entries) {
+        List<Entry> sorted = new ArrayList<>(entries);
+        sorted.sort(Comparator.comparingInt(Entry::n).thenComparingInt(Entry::k).thenComparingInt(Entry::m));
+        this.entries = List.copyOf(sorted);
+    }
+
+    /** Only the built-in default. */
+    public static Sparse24Selection builtIn() { return new Sparse24Selection(List.of()); }
+
+    public static Sparse24Selection of(List<Entry> entries) { return new Sparse24Selection(entries); }
+
+    /** Reads selection.tsv ({@code N K M METHOD} per line; '#' starts a comment). */
+    public static Sparse24Selection load(Path tsv) {
+        List<Entry> out = new ArrayList<>();
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(tsv);
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading 2:4 selection data " + tsv + ": " + e.getMessage(), e);
+        }
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) continue;
+            String[] f = line.split("\\s+");
+            try {
+                if (f.length != 4) throw new IllegalArgumentException("expected 4 fields");
+                out.add(new Entry(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]),
+                        Method.valueOf(f[3].toUpperCase(Locale.ROOT))));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(tsv + " line " + (i + 1) + ": '" + line + "' is not 'N K M ours|cusparselt|dense' ("
+                        + e.getMessage() + "); fix or delete the file and re-run twofour bench gemm", e);
+            }
+        }
+        return new Sparse24Selection(out);
+    }
+
+    public List<Entry> entries() { return entries; }
+
+    /** The method for weights N x K at M tokens. */
+    public Method choose(int n, int k, int m) {
+        Entry below = null;
+        for (Entry e : entries) {
+            if (e.n() != n || e.k() != k) continue;
+            if (e.m() >= m) return e.method();
+            below = e;
+        }
+        if (below != null) return below.method();
+        for (int i = 0; i < DEFAULT_MAX_M.length; i++) if (m <= DEFAULT_MAX_M[i]) return DEFAULT_METHOD[i];
+        return DEFAULT_METHOD[DEFAULT_METHOD.length - 1];
+    }
+
+    public String toTsv() {
+        StringBuilder sb = new StringBuilder("# N K M method: the fastest 2:4 linear-layer implementation measured by twofour bench gemm\n");
+        for (Entry e : entries) sb.append(e.n()).append('\t').append(e.k()).append('\t').append(e.m()).append('\t')
+                .append(e.method().name().toLowerCase(Locale.ROOT)).append('\n');
+        return sb.toString();
+    }
+}

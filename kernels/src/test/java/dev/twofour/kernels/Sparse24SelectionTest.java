@@ -1,0 +1,42 @@
+package dev.twofour.kernels;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static dev.twofour.kernels.Sparse24Selection.Method.CUSPARSELT;
+import static dev.twofour.kernels.Sparse24Selection.Method.DENSE;
+import static dev.twofour.kernels.Sparse24Selection.Method.OURS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class Sparse24SelectionTest {
+    @Test
+    void tuningDataWinsOverTheDefaultAndBucketsRoundUp(@TempDir Path dir) throws Exception {
+        Sparse24Selection s = Sparse24Selection.of(List.of(
+                new Sparse24Selection.Entry(4096, 4096, 1, OURS),
+                new Sparse24Selection.Entry(4096, 4096, 16, OURS),
+                new Sparse24Selection.Entry(4096, 4096, 64, DENSE),
+                new Sparse24Selection.Entry(4096, 4096, 4096, CUSPARSELT)));
+        assertEquals(OURS, s.choose(4096, 4096, 9));
+        assertEquals(DENSE, s.choose(4096, 4096, 17));
+        assertEquals(CUSPARSELT, s.choose(4096, 4096, 1000));
+        assertEquals(CUSPARSELT, s.choose(4096, 4096, 10_000));
+        assertEquals(OURS, s.choose(11008, 4096, 1), "no data for this shape: the built-in default");
+        Path f = dir.resolve("selection.tsv");
+        Files.writeString(f, s.toTsv());
+        assertEquals(s.entries(), Sparse24Selection.load(f).entries());
+    }
+
+    @Test
+    void badLinesNameTheFileAndLine(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("selection.tsv");
+        Files.writeString(f, "# comment\n4096 4096 1 ours\n4096 4096 two dense\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Sparse24Selection.load(f));
+        assertTrue(e.getMessage().contains("line 3"), e.getMessage());
+    }
+}
