@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         description = "2:4-sparse LLM inference runtime for the JVM.",
         subcommands = {
                 InfoCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
