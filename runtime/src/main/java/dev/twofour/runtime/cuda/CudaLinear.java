@@ -1,0 +1,27 @@
+package dev.twofour.runtime.cuda;
+
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.DeviceBuffer;
+
+/**
+ * A linear layer on the GPU, {@code y[r] = W x[r]} for the first {@code rows} rows: the strategy the CUDA
+ * model calls for every projection. Implementations: {@link CublasLinear} (dense, cuBLAS GemmEx, fp32 compute)
+ * and {@link Sparse24CudaLinear} (our packed 2:4 layout through the 2:4 GEMM of dev.twofour.kernels).
+ * {@code x} is {@code [rows][in]} and {@code y} {@code [rows][out]}, both contiguous, in the model dtype
+ * (the LM head may write fp32). Only enqueues work; capture-safe once {@link #prepare} ran for the row count.
+ */
+interface CudaLinear extends AutoCloseable {
+    int outFeatures();
+
+    int inFeatures();
+
+    /** Bytes of weights one forward pass reads. */
+    long weightBytes();
+
+    /** Reserves whatever a call with {@code rows} rows needs (workspaces), outside any graph capture. */
+    default void prepare(int rows) {}
+
+    void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows);
+
+    @Override void close();
+}

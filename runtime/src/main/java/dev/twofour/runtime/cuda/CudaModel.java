@@ -1,0 +1,688 @@
+package dev.twofour.runtime.cuda;
+
+import dev.twofour.cuda.Cublas;
+import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaGraph;
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.DeviceBuffer;
+import dev.twofour.cuda.PinnedHostBuffer;
+import dev.twofour.kernels.Fill;
+import dev.twofour.kernels.Kernels;
+import dev.twofour.kernels.Sparse24Gemm;
+import dev.twofour.kernels.transformer.TransformerKernels;
+import dev.twofour.model.Bf16;
+import dev.twofour.model.Checkpoint;
+import dev.twofour.model.DType;
+import dev.twofour.model.Half;
+import dev.twofour.model.ModelConfig;
+import dev.twofour.model.ModelWeights;
+import dev.twofour.model.TensorView;
+import dev.twofour.runtime.SamplingParams;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * A Llama-family model resident on one GPU: the fast path of the CUDA backend (gpt-fast style). Everything
+ * is planned and allocated up front; a decode step is one CUDA graph replay per batch-size bucket
+ * (1, 2, 4, ..., 64) whose inputs (token ids, positions, cache rows, lengths, sampling parameters) are
+ * updated by one async copy before the replay, and the step returns to the host only with the sampled ids.
+ *
+ * <p>Weights: q|k|v fused into one [qDim + 2 kvDim][hidden] weight and gate|up into one [2 I][hidden]
+ * weight at load time; dense through cuBLAS (fp32 compute), or 2:4-packed through our 2:4 GEMM.
+ *
+ * <p>KV cache: one slot per sequence ({@link #newSequence}), {@code maxContext} positions each, K and V
+ * [slot * maxContext + position][kvDim] per layer. The attention kernels read it through a block table of
+ * one block per sequence (block size = maxContext), so the paged kernels serve this slot layout unchanged.
+ *
+ * <p>Not thread-safe: one caller at a time.
+ */
+public final class CudaModel implements AutoCloseable {
+    /** Batch-size buckets, one CUDA graph each. */
+    static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
+
+    /**
+     * @param maxBatch     sequences held at once (KV slots); a decode step takes up to this many
+     * @param maxContext   positions per sequence
+     * @param prefillChunk prompt tokens per forward pass
+     * @param allLogits    keep logits for every prefill row (perplexity); otherwise only the last one
+     * @param cudaGraphs   replay decode steps as graphs (off: the same launches, eagerly)
+     */
+    public record Options(int maxBatch, int maxContext, int prefillChunk, boolean allLogits, boolean cudaGraphs) {
+        public Options {
+            if (maxBatch < 1 || maxBatch > 64) throw new IllegalArgumentException("maxBatch must be 1..64, got " + maxBatch);
+            if (maxContext < 1) throw new IllegalArgumentException("maxContext must be > 0, got " + maxContext);
+            if (prefillChunk < 1) throw new IllegalArgumentException("prefillChunk must be > 0, got " + prefillChunk);
+        }
+
+        public static Options defaults() { return new Options(8, 2048, 512, false, true); }
+    }
+
+    private record Layer(DeviceBuffer ln1, DeviceBuffer ln2, CudaLinear qkv, DeviceBuffer qkvBias, CudaLinear o,
+                         CudaLinear gateUp, CudaLinear down) {}
+
+    private final ModelConfig config;
+    private final CudaDtype dtype;
+    private final Options options;
+    private final CudaContext context;
+    private final TransformerKernels tk;
+    private final CudaStream stream;
+    private final Cublas cublas;
+    private final Sparse24Gemm sparseGemm;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private final boolean sparse;
+
+    private DeviceBuffer embed, finalNorm, invFreq;
+    private CudaLinear lmHead;
+    private final List<Layer> layers = new ArrayList<>();
+    private DeviceBuffer[] kCache, vCache;
+    // activations, [rowsMax][...]
+    private final int rowsMax;
+    private DeviceBuffer x, normed, qkvOut, attnOut, delta, gateUpOut, act, lastRows, logits, attnScratch;
+    // step inputs (int32 sections of rowsMax + 1), sampler parameters and state
+    private DeviceBuffer stepInts, stepFloats, outIds, stepCounter, counts;
+    private PinnedHostBuffer hostInts, hostFloats, hostIds;
+    private final int sec;
+    private static final int TOK = 0, POS = 1, CROW = 2, KVLEN = 3, TABLE = 4, SEQSTART = 5, CTXLEN = 6, GATHER = 7, IPAR = 8;
+
+    private final int[] seqLength;
+    private final boolean[] slotUsed;
+    private final Map<Integer, CudaGraph> graphs = new LinkedHashMap<>();
+    private final Random seeds = new Random();
+    private boolean closed;
+
+    private CudaModel(ModelConfig config, CudaDtype dtype, Options options, CudaContext context, boolean sparse) {
+        this.config = config;
+        this.dtype = dtype;
+        this.options = options;
+        this.context = context;
+        this.sparse = sparse;
+        if (!TransformerKernels.supportsHeadDim(config.headDim())) {
+            throw new IllegalArgumentException("the CUDA backend supports head_dim 64 and 128; this model has " + config.headDim());
+        }
+        if (config.groupSize() > TransformerKernels.MAX_GROUP) {
+            throw new IllegalArgumentException("the CUDA backend supports up to " + TransformerKernels.MAX_GROUP
+                    + " query heads per KV head; this model has " + config.groupSize());
+        }
+        context.setCurrent();
+        Kernels kernels = Kernels.load(context);
+        this.tk = new TransformerKernels(kernels);
+        this.stream = own(CudaStream.createNonBlocking());
+        this.cublas = own(Cublas.create());
+        cublas.setStream(stream);
+        this.sparseGemm = sparse ? own(new Sparse24Gemm(kernels)) : null;
+        this.rowsMax = Math.max(options.prefillChunk(), bucketFor(options.maxBatch()));
+        this.sec = rowsMax + 1;
+        this.seqLength = new int[options.maxBatch()];
+        this.slotUsed = new boolean[options.maxBatch()];
+    }
+
+    private <T extends AutoCloseable> T own(T r) {
+        owned.add(r);
+        return r;
+    }
+
+    private DeviceBuffer alloc(long bytes) {
+        return own(DeviceBuffer.allocate(Math.max(16, bytes)));
+    }
+
+    // ------------------------------------------------------------------------------------------ loading
+
+    /** Loads a Hugging Face checkpoint directory in {@code dtype} (F16 or BF16; weights converted if needed). */
+    public static CudaModel load(Path dir, CudaDtype dtype, Options options, CudaContext context) throws IOException {
+        ModelConfig config = ModelConfig.load(dir);
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            ModelWeights w = ModelWeights.bind(config, ckpt);
+            CudaModel m = new CudaModel(config, dtype, options, context, false);
+            try {
+                m.plan(false);
+                m.uploadWeights(w);
+                m.finishSetup();
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            return m;
+        } catch (dev.twofour.model.ModelWeightsException e) {
+            throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A model of {@code config}'s shape with random weights generated on the GPU (seeded; uniform with the
+     * spread of N(0, 0.02), norm weights near 1, never zero): dense, or directly 2:4-packed when
+     * {@code sparse24} (no dense intermediate). For speed measurements with nothing on disk.
+     */
+    public static CudaModel synthetic(ModelConfig config, CudaDtype dtype, boolean sparse24, long seed, Options options,
+                                      CudaContext context) {
+        CudaModel m = new CudaModel(config, dtype, options, context, sparse24);
+        try {
+            m.plan(sparse24);
+            m.generateWeights(seed);
+            m.finishSetup();
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return m;
+    }
+
+    /** Every allocation this model will make, by name, in bytes (the memory plan). */
+    public static Map<String, Long> memoryPlan(ModelConfig c, CudaDtype dtype, boolean sparse24, Options o) {
+        long es = dtype.byteSize();
+        int h = c.hiddenSize(), im = c.intermediateSize(), v = c.vocabSize(), L = c.numLayers();
+        int qkvW = c.qDim() + 2 * c.kvDim();
+        int rows = Math.max(o.prefillChunk(), bucketFor(o.maxBatch()));
+        Map<String, Long> plan = new LinkedHashMap<>();
+        long lin = sparse24
+                ? L * (linBytes24(qkvW, h, dtype) + linBytes24(h, c.qDim(), dtype) + linBytes24(2 * im, h, dtype) + linBytes24(h, im, dtype))
+                : L * ((long) qkvW * h + (long) h * c.qDim() + 2L * im * h + (long) h * im) * es;
+        plan.put("linear weights (" + L + " layers" + (sparse24 ? ", 2:4 packed" : "") + ")", lin);
+        plan.put("embeddings" + (c.tieWordEmbeddings() ? " (tied LM head)" : " + LM head"),
+                (long) v * h * es * (c.tieWordEmbeddings() ? 1 : 2));
+        plan.put("norms", (2L * L + 1) * h * es + (c.attentionBias() ? (long) L * qkvW * es : 0));
+        plan.put("KV cache (" + o.maxBatch() + " sequences x " + o.maxContext() + " positions)",
+                2L * L * o.maxBatch() * o.maxContext() * c.kvDim() * es);
+        plan.put("activations (" + rows + " rows)", (long) rows * (2L * h + qkvW + c.qDim() + h + 2L * im + im) * es
+                + (long) bucketFor(o.maxBatch()) * h * es);
+        int logitRows = o.allLogits() ? rows : bucketFor(o.maxBatch());
+        plan.put("logits (" + logitRows + " rows, fp32)", (long) logitRows * v * 4);
+        int maxSplits = 64;
+        plan.put("attention scratch", TransformerKernels.decodeScratchFloats(bucketFor(o.maxBatch()), c.numHeads(), c.headDim(), maxSplits) * 4);
+        plan.put("sampler state", (long) o.maxBatch() * v * 4 + 64L * 1024);
+        plan.put("cuBLAS workspace", Cublas.DEFAULT_WORKSPACE_BYTES);
+        return plan;
+    }
+
+    private static long linBytes24(int out, int in, CudaDtype dtype) {
+        return Sparse24CudaLinear.valuesBytes(out, in, dtype) + Sparse24CudaLinear.metadataBytes(out, in);
+    }
+
+    static int bucketFor(int rows) {
+        for (int b : BUCKETS) if (b >= rows) return b;
+        throw new IllegalArgumentException("batch of " + rows + " exceeds the largest bucket " + BUCKETS[BUCKETS.length - 1]);
+    }
+
+    /** Checks the plan against free device memory, then allocates everything but the weights. */
+    private void plan(boolean sparse24) {
+        Map<String, Long> plan = memoryPlan(config, dtype, sparse24, options);
+        long total = 0;
+        for (long b : plan.values()) total += b;
+        long free = context.memoryInfo().free();
+        long margin = 512L << 20;  // CUDA graphs, cuBLAS internals, kernel module
+        if (total + margin > free) {
+            StringBuilder sb = new StringBuilder("the model does not fit on " + context.device().name() + ": it needs "
+                    + gib(total) + " + " + gib(margin) + " margin but " + gib(free) + " are free. Plan:");
+            plan.forEach((k, v) -> sb.append("\n  ").append(k).append(": ").append(gib(v)));
+            sb.append("\nUse fewer sequences (maxBatch) or a shorter context (maxContext)"
+                    + (sparse24 ? "" : ", or the 2:4-packed model"));
+            throw new IllegalStateException(sb.toString());
+        }
+        long es = dtype.byteSize();
+        int h = config.hiddenSize(), im = config.intermediateSize(), kvDim = config.kvDim();
+        int qkvW = config.qDim() + 2 * kvDim;
+        kCache = new DeviceBuffer[config.numLayers()];
+        vCache = new DeviceBuffer[config.numLayers()];
+        long kvBytes = (long) options.maxBatch() * options.maxContext() * kvDim * es;
+        for (int l = 0; l < config.numLayers(); l++) {
+            kCache[l] = alloc(kvBytes);
+            vCache[l] = alloc(kvBytes);
+        }
+        x = alloc((long) rowsMax * h * es);
+        normed = alloc((long) rowsMax * h * es);
+        qkvOut = alloc((long) rowsMax * qkvW * es);
+        attnOut = alloc((long) rowsMax * config.qDim() * es);
+        delta = alloc((long) rowsMax * h * es);
+        gateUpOut = alloc((long) rowsMax * 2 * im * es);
+        act = alloc((long) rowsMax * im * es);
+        int bMax = bucketFor(options.maxBatch());
+        lastRows = alloc((long) bMax * h * es);
+        int logitRows = options.allLogits() ? rowsMax : bMax;
+        logits = alloc((long) logitRows * config.vocabSize() * 4);
+        attnScratch = alloc(TransformerKernels.decodeScratchFloats(bMax, config.numHeads(), config.headDim(), 64) * 4);
+        stepInts = alloc((long) (IPAR * sec + 4L * rowsMax) * 4);
+        stepFloats = alloc((long) rowsMax * TransformerKernels.FPARAMS * 4);
+        outIds = alloc((long) rowsMax * 4);
+        stepCounter = alloc((long) options.maxBatch() * 4);
+        counts = alloc((long) options.maxBatch() * config.vocabSize() * 4);
+        hostInts = own(PinnedHostBuffer.allocate(stepInts.bytes()));
+        hostFloats = own(PinnedHostBuffer.allocate(stepFloats.bytes()));
+        hostIds = own(PinnedHostBuffer.allocate(outIds.bytes()));
+        double[] inv = config.ropeInverseFrequencies();
+        float[] invF = new float[inv.length];
+        for (int i = 0; i < inv.length; i++) invF[i] = (float) inv[i];
+        invFreq = alloc(invF.length * 4L);
+        invFreq.copyFrom(MemorySegment.ofArray(invF));
+    }
+
+    private static String gib(long bytes) {
+        return String.format("%.2f GiB", bytes / (double) (1L << 30));
+    }
+
+    // Weights through one pinned staging buffer, converted to the model dtype on the host when needed.
+    private PinnedHostBuffer staging;
+
+    private DeviceBuffer upload(TensorView... parts) {
+        long total = 0;
+        for (TensorView t : parts) total += t.numel() * dtype.byteSize();
+        DeviceBuffer dst = DeviceBuffer.allocate(total);
+        long off = 0;
+        for (TensorView t : parts) {
+            uploadInto(dst, off, t);
+            off += t.numel() * dtype.byteSize();
+        }
+        return dst;
+    }
+
+    private void uploadInto(DeviceBuffer dst, long dstOffset, TensorView t) {
+        if (staging == null) staging = PinnedHostBuffer.allocate(64L << 20);
+        MemorySegment st = staging.segment();
+        long es = dtype.byteSize();
+        long n = t.numel();
+        long perChunk = staging.bytes() / es;
+        DType want = dtype == CudaDtype.F16 ? DType.F16 : DType.BF16;
+        float[] tmp = t.dtype() == want ? null : new float[(int) Math.min(perChunk, n)];
+        for (long from = 0; from < n; from += perChunk) {
+            int count = (int) Math.min(perChunk, n - from);
+            if (tmp == null) {
+                MemorySegment.copy(t.data(), from * es, st, 0, count * es);
+            } else {
+                t.readFloats(from, tmp, 0, count);
+                for (int i = 0; i < count; i++) {
+                    short b = dtype == CudaDtype.F16 ? Half.fromFloat(tmp[i]) : Bf16.fromFloat(tmp[i]);
+                    st.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, b);
+                }
+            }
+            dst.slice(dstOffset + from * es, count * es).copyFrom(st.asSlice(0, count * es), stream);
+            stream.synchronize();  // the staging buffer is reused
+        }
+    }
+
+    private CudaLinear dense(DeviceBuffer w, int out, int in) {
+        return own(new CublasLinear(cublas, w, true, dtype, dtype, out, in));
+    }
+
+    private void uploadWeights(ModelWeights w) {
+        embed = own(upload(w.embedTokens()));
+        finalNorm = own(upload(w.finalNorm()));
+        lmHead = config.tieWordEmbeddings()
+                ? own(new CublasLinear(cublas, embed, false, dtype, CudaDtype.F32, config.vocabSize(), config.hiddenSize()))
+                : own(new CublasLinear(cublas, own(upload(w.lmHead())), false, dtype, CudaDtype.F32, config.vocabSize(), config.hiddenSize()));
+        int h = config.hiddenSize(), im = config.intermediateSize(), qkvW = config.qDim() + 2 * config.kvDim();
+        for (ModelWeights.Layer l : w.layers()) {
+            DeviceBuffer bias = l.qBias() == null ? null : own(upload(l.qBias(), l.kBias(), l.vBias()));
+            layers.add(new Layer(own(upload(l.inputNorm())), own(upload(l.postAttentionNorm())),
+                    dense(upload(l.q(), l.k(), l.v()), qkvW, h), bias, dense(upload(l.o()), h, config.qDim()),
+                    dense(upload(l.gate(), l.up()), 2 * im, h), dense(upload(l.down()), h, im)));
+        }
+        if (staging != null) { staging.close(); staging = null; }
+    }
+
+    private void generateWeights(long seed) {
+        Kernels kernels = tk.kernels();
+        int h = config.hiddenSize(), im = config.intermediateSize(), qkvW = config.qDim() + 2 * config.kvDim();
+        float scale = 0.02f * (float) Math.sqrt(3.0);  // uniform [-s, s] has the standard deviation of N(0, 0.02)
+        long[] s = {seed};
+        java.util.function.LongSupplier next = () -> s[0] = s[0] * 6364136223846793005L + 1442695040888963407L;
+        embed = alloc((long) config.vocabSize() * h * dtype.byteSize());
+        Fill.random(kernels, stream, embed, (long) config.vocabSize() * h, dtype, next.getAsLong(), scale);
+        DeviceBuffer head = embed;
+        if (!config.tieWordEmbeddings()) {
+            head = alloc((long) config.vocabSize() * h * dtype.byteSize());
+            Fill.random(kernels, stream, head, (long) config.vocabSize() * h, dtype, next.getAsLong(), scale);
+        }
+        lmHead = own(new CublasLinear(cublas, head, false, dtype, CudaDtype.F32, config.vocabSize(), h));
+        Random r = new Random(seed);
+        finalNorm = normWeight(r, h);
+        for (int l = 0; l < config.numLayers(); l++) {
+            DeviceBuffer bias = null;
+            if (config.attentionBias()) {
+                bias = alloc((long) qkvW * dtype.byteSize());
+                Fill.random(kernels, stream, bias, qkvW, dtype, next.getAsLong(), scale);
+            }
+            layers.add(new Layer(normWeight(r, h), normWeight(r, h), randomLinear(next.getAsLong(), qkvW, h, scale), bias,
+                    randomLinear(next.getAsLong(), h, config.qDim(), scale), randomLinear(next.getAsLong(), 2 * im, h, scale),
+                    randomLinear(next.getAsLong(), h, im, scale)));
+        }
+        stream.synchronize();
+    }
+
+    private CudaLinear randomLinear(long seed, int out, int in, float scale) {
+        Kernels kernels = tk.kernels();
+        if (sparse) {
+            DeviceBuffer values = DeviceBuffer.allocate(Sparse24CudaLinear.valuesBytes(out, in, dtype));
+            DeviceBuffer meta = DeviceBuffer.allocate(Sparse24CudaLinear.metadataBytes(out, in));
+            // kept values carry the spread of the dense weight's two largest of four: a bit larger
+            Fill.sparse24(kernels, stream, values, meta, out, in, dtype, seed, scale * 1.5f);
+            return own(new Sparse24CudaLinear(sparseGemm, values, meta, dtype, out, in));
+        }
+        DeviceBuffer w = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
+        Fill.random(kernels, stream, w, (long) out * in, dtype, seed, scale);
+        return dense(w, out, in);
+    }
+
+    private DeviceBuffer normWeight(Random r, int n) {
+        short[] v = new short[n];
+        for (int i = 0; i < n; i++) {
+            float f = 1f + (float) (r.nextGaussian() * 0.05);
+            v[i] = dtype == CudaDtype.F16 ? Half.fromFloat(f) : Bf16.fromFloat(f);
+        }
+        DeviceBuffer b = alloc(2L * n);
+        b.copyFrom(MemorySegment.ofArray(v));
+        return b;
+    }
+
+    private void finishSetup() {
+        // 2:4 GEMM workspaces for every row count a step can have, so graph capture never allocates.
+        for (Layer l : layers) {
+            for (CudaLinear lin : List.of(l.qkv(), l.o(), l.gateUp(), l.down())) {
+                for (int b : BUCKETS) if (b <= bucketFor(options.maxBatch())) lin.prepare(b);
+                lin.prepare(rowsMax);
+            }
+        }
+        tk.fillI32(stream, stepCounter.address(), options.maxBatch(), 0);
+        tk.fillI32(stream, counts.address(), (long) options.maxBatch() * config.vocabSize(), 0);
+        stream.synchronize();
+    }
+
+    // ------------------------------------------------------------------------------------------ sequences
+
+    public ModelConfig config() { return config; }
+
+    public CudaDtype dtype() { return dtype; }
+
+    public Options options() { return options; }
+
+    /** Bytes of weights a decode step streams (linear layers + LM head). */
+    public long weightBytesPerToken() {
+        long b = lmHead.weightBytes();
+        for (Layer l : layers) b += l.qkv().weightBytes() + l.o().weightBytes() + l.gateUp().weightBytes() + l.down().weightBytes();
+        return b;
+    }
+
+    /** Takes a free KV slot for a new sequence and resets its sampler state. */
+    public int newSequence() {
+        checkOpen();
+        for (int s = 0; s < slotUsed.length; s++) {
+            if (!slotUsed[s]) {
+                slotUsed[s] = true;
+                seqLength[s] = 0;
+                tk.fillI32(stream, stepCounter.address() + 4L * s, 1, 0);
+                tk.fillI32(stream, counts.address() + 4L * s * config.vocabSize(), config.vocabSize(), 0);
+                return s;
+            }
+        }
+        throw new IllegalStateException("all " + slotUsed.length + " sequence slots are in use; free one or load the model with a larger maxBatch");
+    }
+
+    public void free(int slot) {
+        if (slot >= 0 && slot < slotUsed.length) slotUsed[slot] = false;
+    }
+
+    public int length(int slot) { return seqLength[slot]; }
+
+    // ------------------------------------------------------------------------------------------ forward
+
+    private long ints(int section) { return stepInts.address() + 4L * section * sec; }
+
+    private MemorySegment hInts() { return hostInts.segment(); }
+
+    private void putInt(int section, int i, int v) { hInts().setAtIndex(ValueLayout.JAVA_INT, (long) section * sec + i, v); }
+
+    /**
+     * One forward pass over {@code rows} rows whose inputs are on the device, ending with fp32 logits for
+     * {@code logitRows} rows (the gathered rows when {@code gather}). Only enqueues work.
+     */
+    private void forward(int rows, boolean decode, int splits, int numSeqs, int maxQLen, int logitRows, boolean gather) {
+        long es = dtype.byteSize();
+        int h = config.hiddenSize(), im = config.intermediateSize(), hd = config.headDim();
+        int nh = config.numHeads(), nkv = config.numKvHeads(), qDim = config.qDim(), kvDim = config.kvDim();
+        int w = qDim + 2 * kvDim;
+        float eps = (float) config.rmsNormEps();
+        tk.gatherRows(stream, dtype, x.address(), h, embed.address(), h, ints(TOK), rows, h, config.vocabSize());
+        for (int li = 0; li < layers.size(); li++) {
+            Layer l = layers.get(li);
+            tk.addRmsNorm(stream, dtype, x.address(), h, li == 0 ? 0L : delta.address(), h, l.ln1().address(),
+                    normed.address(), h, rows, h, eps);
+            l.qkv().forward(stream, normed, qkvOut, rows);
+            if (l.qkvBias() != null) tk.addBias(stream, dtype, qkvOut.address(), w, l.qkvBias().address(), rows, w);
+            long q = qkvOut.address();
+            tk.ropeAppend(stream, dtype, rows, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
+                    ints(POS), ints(CROW), kCache[li].address(), vCache[li].address(), invFreq.address(), hd);
+            if (decode) {
+                tk.attentionDecode(stream, dtype, rows, q, w, kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
+                        ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnOut.address(), qDim);
+            } else {
+                tk.attentionPrefill(stream, dtype, numSeqs, maxQLen, q, w, kCache[li].address(), vCache[li].address(),
+                        ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim);
+            }
+            l.o().forward(stream, attnOut, delta, rows);
+            tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln2().address(), normed.address(), h, rows, h, eps);
+            l.gateUp().forward(stream, normed, gateUpOut, rows);
+            tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, rows, im);
+            l.down().forward(stream, act, delta, rows);
+        }
+        tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, finalNorm.address(), normed.address(), h, rows, h, eps);
+        if (gather) {
+            tk.gatherRows(stream, dtype, lastRows.address(), h, normed.address(), h, ints(GATHER), logitRows, h, rows);
+            lmHead.forward(stream, lastRows, logits, logitRows);
+        } else {
+            lmHead.forward(stream, normed, logits, logitRows);
+        }
+    }
+
+    private void uploadStepInputs() {
+        stepInts.copyFrom(hInts(), stream);
+        stepFloats.copyFrom(hostFloats.segment(), stream);
+    }
+
+    /**
+     * Runs {@code tokens} of sequence {@code slot} through the model in chunks and returns fp32 logits:
+     * of every token when {@code allRows} (needs {@link Options#allLogits}), else of the last one only.
+     */
+    public float[][] prefill(int slot, int[] tokens, boolean allRows) {
+        checkSlot(slot);
+        if (allRows && !options.allLogits()) throw new IllegalStateException("load the model with Options.allLogits to get every row's logits");
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        if (seqLength[slot] + tokens.length > options.maxContext()) {
+            throw new IllegalArgumentException("sequence " + slot + " would hold " + (seqLength[slot] + tokens.length)
+                    + " tokens, more than maxContext " + options.maxContext());
+        }
+        int vocab = config.vocabSize();
+        float[][] out = new float[allRows ? tokens.length : 1][];
+        for (int start = 0; start < tokens.length; start += options.prefillChunk()) {
+            int n = Math.min(options.prefillChunk(), tokens.length - start);
+            int pos0 = seqLength[slot];
+            for (int i = 0; i < n; i++) {
+                putInt(TOK, i, tokens[start + i]);
+                putInt(POS, i, pos0 + i);
+                putInt(CROW, i, slot * options.maxContext() + pos0 + i);
+            }
+            putInt(TABLE, 0, slot);
+            putInt(SEQSTART, 0, 0);
+            putInt(SEQSTART, 1, n);
+            putInt(CTXLEN, 0, pos0 + n);
+            putInt(GATHER, 0, n - 1);
+            uploadStepInputs();
+            boolean last = start + n == tokens.length;
+            forward(n, false, 1, 1, n, allRows ? n : 1, !allRows);
+            seqLength[slot] = pos0 + n;
+            if (allRows || last) {
+                int rows = allRows ? n : 1;
+                float[] flat = new float[rows * vocab];
+                stream.synchronize();
+                logits.slice(0, (long) rows * vocab * 4).copyTo(MemorySegment.ofArray(flat));
+                for (int r = 0; r < rows; r++) out[allRows ? start + r : 0] = Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
+            }
+        }
+        return out;
+    }
+
+    /** Prefills {@code prompt} and samples the first new token on the GPU (the prompt counts for the repetition penalty). */
+    public int prefillAndSample(int slot, int[] prompt, SamplingParams params) {
+        checkSlot(slot);
+        markPrompt(slot, prompt);
+        prefill(slot, prompt, false);
+        fillSamplingRow(0, slot, params);
+        uploadStepInputs();
+        tk.sample(stream, 1, logits.address(), config.vocabSize(), config.vocabSize(), stepFloats.address(),
+                ints(IPAR), stepCounter.address(), counts.address(), outIds.address(), 0L);
+        outIds.slice(0, 4).copyTo(hostIds.segment().asSlice(0, 4), stream);
+        stream.synchronize();
+        return checkId(hostIds.segment().getAtIndex(ValueLayout.JAVA_INT, 0));
+    }
+
+    private void markPrompt(int slot, int[] prompt) {
+        for (int start = 0; start < prompt.length; start += rowsMax) {
+            int n = Math.min(rowsMax, prompt.length - start);
+            for (int i = 0; i < n; i++) putInt(TOK, i, prompt[start + i]);
+            stepInts.copyFrom(hInts(), stream);
+            tk.markPrompt(stream, counts.address(), config.vocabSize(), slot, ints(TOK), n);
+            stream.synchronize();  // the staging ints are reused
+        }
+    }
+
+    private void fillSamplingRow(int row, int slot, SamplingParams p) {
+        MemorySegment f = hostFloats.segment();
+        int fb = row * TransformerKernels.FPARAMS;
+        f.setAtIndex(ValueLayout.JAVA_FLOAT, fb, p.temperature());
+        f.setAtIndex(ValueLayout.JAVA_FLOAT, fb + 1, p.topP());
+        f.setAtIndex(ValueLayout.JAVA_FLOAT, fb + 2, p.minP());
+        f.setAtIndex(ValueLayout.JAVA_FLOAT, fb + 3, p.repetitionPenalty());
+        f.setAtIndex(ValueLayout.JAVA_FLOAT, fb + 4, p.frequencyPenalty());
+        f.setAtIndex(ValueLayout.JAVA_FLOAT, fb + 5, p.presencePenalty());
+        long seed = p.seed() != null ? p.seed() : seeds.nextLong();
+        long ib = (long) IPAR * sec + row * 4L;
+        hInts().setAtIndex(ValueLayout.JAVA_INT, ib, p.topK());
+        hInts().setAtIndex(ValueLayout.JAVA_INT, ib + 1, slot);
+        hInts().setAtIndex(ValueLayout.JAVA_INT, ib + 2, (int) seed);
+        hInts().setAtIndex(ValueLayout.JAVA_INT, ib + 3, (int) (seed >>> 32));
+    }
+
+    private void fillPaddingRow(int row) {
+        MemorySegment f = hostFloats.segment();
+        int fb = row * TransformerKernels.FPARAMS;
+        float[] greedy = {0f, 1f, 0f, 1f, 0f, 0f};
+        for (int i = 0; i < greedy.length; i++) f.setAtIndex(ValueLayout.JAVA_FLOAT, fb + i, greedy[i]);
+        long ib = (long) IPAR * sec + row * 4L;
+        for (int i = 0; i < 4; i++) hInts().setAtIndex(ValueLayout.JAVA_INT, ib + i, i == 1 ? -1 : 0);
+        putInt(TOK, row, 0);
+        putInt(POS, row, 0);
+        putInt(CROW, row, -1);   // no cache write
+        putInt(KVLEN, row, 0);   // attention over nothing: zeros
+        putInt(TABLE, row, 0);
+    }
+
+    /**
+     * One decode step: appends {@code tokens[i]} to sequence {@code slots[i]} and returns the next id of each,
+     * sampled on the GPU with {@code params[i]}. One graph replay for the batch's bucket; the host waits only
+     * for the ids.
+     */
+    public int[] decodeStep(int[] slots, int[] tokens, SamplingParams[] params) {
+        checkOpen();
+        int b = slots.length;
+        if (b == 0 || tokens.length != b || params.length != b) throw new IllegalArgumentException("slots, tokens and params must have the same non-zero length");
+        if (b > options.maxBatch()) throw new IllegalArgumentException("a step of " + b + " sequences exceeds maxBatch " + options.maxBatch());
+        int bucket = bucketFor(b);
+        for (int i = 0; i < b; i++) {
+            int s = slots[i];
+            checkSlot(s);
+            if (seqLength[s] + 1 > options.maxContext()) throw new IllegalArgumentException("sequence " + s + " is full (" + options.maxContext() + " positions)");
+        }
+        if (options.cudaGraphs() && !graphs.containsKey(bucket)) {
+            // Warm-up on padding rows only (no cache writes, no sampler state), then capture.
+            for (int i = 0; i < bucket; i++) fillPaddingRow(i);
+            uploadStepInputs();
+            decodeLaunches(bucket);
+            stream.synchronize();
+            graphs.put(bucket, own(CudaGraph.capture(stream, () -> decodeLaunches(bucket))));
+        }
+        for (int i = 0; i < b; i++) {
+            int s = slots[i];
+            int pos = seqLength[s];
+            putInt(TOK, i, tokens[i]);
+            putInt(POS, i, pos);
+            putInt(CROW, i, s * options.maxContext() + pos);
+            putInt(KVLEN, i, pos + 1);
+            putInt(TABLE, i, s);
+            fillSamplingRow(i, s, params[i]);
+        }
+        for (int i = b; i < bucket; i++) fillPaddingRow(i);
+        uploadStepInputs();
+        if (options.cudaGraphs()) graphs.get(bucket).launch(stream);
+        else decodeLaunches(bucket);
+        outIds.slice(0, 4L * b).copyTo(hostIds.segment().asSlice(0, 4L * b), stream);
+        stream.synchronize();
+        int[] ids = new int[b];
+        for (int i = 0; i < b; i++) {
+            ids[i] = checkId(hostIds.segment().getAtIndex(ValueLayout.JAVA_INT, i));
+            seqLength[slots[i]]++;
+        }
+        return ids;
+    }
+
+    private void decodeLaunches(int bucket) {
+        int splits = tk.decodeSplits(bucket, config.numKvHeads(), options.maxContext());
+        forward(bucket, true, splits, bucket, 1, bucket, false);
+        tk.sample(stream, bucket, logits.address(), config.vocabSize(), config.vocabSize(), stepFloats.address(),
+                ints(IPAR), stepCounter.address(), counts.address(), outIds.address(), 0L);
+    }
+
+    /** The fp32 logits of the first {@code rows} rows of the last decode step (greedy rows are left unmodified). */
+    public float[][] lastDecodeLogits(int rows) {
+        int vocab = config.vocabSize();
+        float[] flat = new float[rows * vocab];
+        stream.synchronize();
+        logits.slice(0, (long) rows * vocab * 4).copyTo(MemorySegment.ofArray(flat));
+        float[][] out = new float[rows][];
+        for (int r = 0; r < rows; r++) out[r] = Arrays.copyOfRange(flat, r * vocab, (r + 1) * vocab);
+        return out;
+    }
+
+    /** Waits for all queued work. */
+    public void synchronize() { stream.synchronize(); }
+
+    private int checkId(int id) {
+        if (id < 0) throw new IllegalStateException("the sampler found no valid logit (all NaN): the forward pass produced NaN");
+        return id;
+    }
+
+    private void checkSlot(int slot) {
+        checkOpen();
+        if (slot < 0 || slot >= slotUsed.length || !slotUsed[slot]) {
+            throw new IllegalArgumentException("sequence slot " + slot + " is not in use (call newSequence first)");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("CudaModel is closed");
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            stream.synchronize();
+        } catch (RuntimeException ignored) {
+            // freeing anyway
+        }
+        if (staging != null) staging.close();
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception ignored) {
+                // keep freeing the rest
+            }
+        }
+        owned.clear();
+    }
+}

@@ -1,0 +1,48 @@
+package dev.twofour.runtime.cuda;
+
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.DeviceBuffer;
+import dev.twofour.kernels.Sparse24Gemm;
+
+/**
+ * A 2:4 weight in our packed layout (values [out][kp/2], metadata [out][kp/8], docs/FORMAT.md) run by the
+ * 2:4 GEMM of dev.twofour.kernels ({@link Sparse24Gemm}), never expanded. One {@link Sparse24Gemm} (one
+ * workspace) is shared by all layers of a model: they run one after another on one stream.
+ */
+final class Sparse24CudaLinear implements CudaLinear {
+    private final Sparse24Gemm gemm;
+    private final DeviceBuffer values, metadata;
+    private final CudaDtype dtype;
+    private final int out, in;
+
+    Sparse24CudaLinear(Sparse24Gemm gemm, DeviceBuffer values, DeviceBuffer metadata, CudaDtype dtype, int out, int in) {
+        this.gemm = gemm;
+        this.values = values;
+        this.metadata = metadata;
+        this.dtype = dtype;
+        this.out = out;
+        this.in = in;
+    }
+
+    static long valuesBytes(int out, int in, CudaDtype dtype) { return (long) out * (((in + 15) & ~15) / 2) * dtype.byteSize(); }
+
+    static long metadataBytes(int out, int in) { return (long) out * (((in + 15) & ~15) / 8); }
+
+    @Override public int outFeatures() { return out; }
+
+    @Override public int inFeatures() { return in; }
+
+    @Override public long weightBytes() { return values.bytes() + metadata.bytes(); }
+
+    @Override public void prepare(int rows) { gemm.reserve(gemm.plan(rows, out, in)); }
+
+    @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
+        gemm.run(stream, dtype, x, in, values, metadata, y, out, rows, out, in);
+    }
+
+    @Override public void close() {
+        values.close();
+        metadata.close();
+    }
+}
