@@ -24,7 +24,7 @@ public final class CpuPruneEngine implements PruneEngine {
 
         int groups = w.length / 4;
         int chunks = (groups + PROX_CHUNK - 1) / PROX_CHUNK;
-        ThreadLocal<GroupProx> proxes = ThreadLocal.withInitial(GroupProx::new);
+        ThreadLocal<GroupProx> proxes = ThreadLocal.withInitial(() -> new GroupProx(1e-9));
         double tau = schedule.tau0();
         int it = 0;
         boolean converged = false;

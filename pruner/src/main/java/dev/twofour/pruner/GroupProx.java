@@ -13,8 +13,9 @@ package dev.twofour.pruner;
  *   <li>the best point with support {1,2,3}: exact, by reducing to one variable a = t·w3 and
  *       finding every root of a function that is convex-then-concave (so its roots are
  *       bracketed by at most two critical points found in closed form and by bisection);</li>
- *   <li>the best dense point: exact coordinate minimization (each coordinate's subproblem is a
- *       1-D quadratic because R is multilinear) from three starts.</li>
+ *   <li>the best dense point: exact block-coordinate minimization over the pairs {1,2} and
+ *       {3,4} (each pair's subproblem is a 2-D quadratic because R is multilinear) from four
+ *       starts.</li>
  * </ol>
  * Instances hold scratch space and are not thread-safe; {@link #proxAll} is the batch entry.
  */
@@ -33,6 +34,18 @@ public final class GroupProx {
 
     // Parameters of the 1-D function h(a) for the 3-sparse candidate (see docs).
     private double hM, hD, hC;
+
+    /** Coordinate descent stops when no coordinate moves more than this times max|y|. */
+    private final double tolerance;
+
+    /** A solver converged to the last bits of a double (what the tests compare). */
+    public GroupProx() { this(1e-13); }
+
+    /**
+     * @param tolerance relative stopping tolerance of the dense candidate's coordinate descent;
+     *                  1e-9 is far below fp32 rounding (what the batch writes back)
+     */
+    public GroupProx(double tolerance) { this.tolerance = tolerance; }
 
     /** Which candidate won the last call: 2, 3 or 4 nonzeros (0 when the input was already 2-sparse). */
     private int lastSupport;
@@ -132,6 +145,15 @@ public final class GroupProx {
         double bestF = 0.5 * (z[2] * z[2] + z[3] * z[3]);
         lastSupport = 2;
 
+        // Screening (large t): every KKT point has wi = max(0, zi − t·e2(w without i)) and
+        // e2(w without i) ≤ e2(z without i) on the box, so wi ≥ li = zi − t·e2(z without i).
+        // If l1, l2 > 0 then w1 ≥ l1, w2 ≥ l2 at every KKT point, and w3 > 0 (or w4 > 0) would
+        // need t·w1·w2 < z3, impossible when t·l1·l2 ≥ z3: the top two is then the only KKT
+        // point, hence optimal.
+        double l1 = z[0] - t * (z[1] * z[2] + z[1] * z[3] + z[2] * z[3]);
+        double l2 = z[1] - t * (z[0] * z[2] + z[0] * z[3] + z[2] * z[3]);
+        if (l1 > 0 && l2 > 0 && t * l1 * l2 >= z[2]) return;
+
         // Candidate 2: support {1,2,3}. Every interior stationary point is a root of h(a).
         double f3 = threeSparse(t);
         if (f3 < bestF) { bestF = f3; System.arraycopy(cand, 0, best, 0, 4); lastSupport = 3; }
@@ -152,6 +174,11 @@ public final class GroupProx {
             double e3 = r(z[0], z[1], z[2], z[3]);
             double c = 2 * zz / (zz + Math.sqrt(zz * zz + 12 * t * e3 * zz)); // stable root form
             fd = denseFrom(c * z[0], c * z[1], c * z[2], c * z[3], t);
+            if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
+            // Start 4: z/2, deeper inside. With ties (z2 = z3 = z4) the dense minimum can be the
+            // symmetric point of the tied coordinates, which the first sweep from z or c·z skips
+            // over: the exact step of the first tied coordinate lands on 0, the others follow.
+            fd = denseFrom(0.5 * z[0], 0.5 * z[1], 0.5 * z[2], 0.5 * z[3], t);
             if (fd < bestF) { System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
         }
     }
@@ -267,19 +294,25 @@ public final class GroupProx {
     }
 
     /**
-     * Exact coordinate minimization from the start (w1..w4): each coordinate's subproblem
-     * ½(wi − zi)² + t·wi·e2(w without i) is a 1-D quadratic, minimized at
-     * max(0, zi − t·e2(w without i)). The objective never increases, and the sweep stops when
-     * nothing moves. Leaves the point in {@link #cand} and returns its objective.
+     * Exact block-coordinate minimization from the start (w1..w4), over the pairs {1,2} and
+     * {3,4}. R is multilinear, so with one pair fixed at (p, q) the other pair's subproblem is
+     * the 2-D quadratic ½(u − a)² + ½(v − b)² + κ·u·v with κ = t(p + q), a = zi − t·p·q,
+     * b = zj − t·p·q, minimized exactly over u, v ≥ 0 ({@link #pairStep}). The objective never
+     * increases; the sweep stops when nothing moves. Pairs rather than single coordinates keep
+     * tied entries (z3 = z4) symmetric, where single-coordinate steps break the symmetry and
+     * can fall off a thin valley of the dense minimum. Leaves the point in {@link #cand} and
+     * returns its objective.
      */
     private double denseFrom(double w0, double w1, double w2, double w3, double t) {
         double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
-        double tol = 1e-13 * z0;
+        double tol = tolerance * z0;
         for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
-            double n0 = Math.max(0, z0 - t * (w1 * w2 + w1 * w3 + w2 * w3));
-            double n1 = Math.max(0, z1 - t * (n0 * w2 + n0 * w3 + w2 * w3));
-            double n2 = Math.max(0, z2 - t * (n0 * n1 + n0 * w3 + n1 * w3));
-            double n3 = Math.max(0, z3 - t * (n0 * n1 + n0 * n2 + n1 * n2));
+            double pq = w2 * w3;
+            pairStep(z0 - t * pq, z1 - t * pq, t * (w2 + w3));
+            double n0 = pairU, n1 = pairV;
+            double uv = n0 * n1;
+            pairStep(z2 - t * uv, z3 - t * uv, t * (n0 + n1));
+            double n2 = pairU, n3 = pairV;
             double change = Math.max(Math.max(Math.abs(n0 - w0), Math.abs(n1 - w1)),
                     Math.max(Math.abs(n2 - w2), Math.abs(n3 - w3)));
             w0 = n0; w1 = n1; w2 = n2; w3 = n3;
@@ -287,5 +320,26 @@ public final class GroupProx {
         }
         cand[0] = w0; cand[1] = w1; cand[2] = w2; cand[3] = w3;
         return objective(cand, z, t);
+    }
+
+    private double pairU, pairV;
+
+    /**
+     * argmin over u, v ≥ 0 of ½(u − a)² + ½(v − b)² + κuv (κ ≥ 0), into pairU/pairV.
+     * For κ < 1 the quadratic is convex and its stationary point (u ± v = (a ± b)/(1 ± κ)) is
+     * the answer when it is feasible; otherwise (or for κ ≥ 1, where the minimum lies on the
+     * boundary) the best of the two faces u = 0 (v = max(0, b)) and v = 0 (u = max(0, a)).
+     */
+    private void pairStep(double a, double b, double kappa) {
+        if (kappa < 1) {
+            double sum = (a + b) / (1 + kappa), diff = (a - b) / (1 - kappa);
+            double u = 0.5 * (sum + diff), v = 0.5 * (sum - diff);
+            if (u >= 0 && v >= 0) { pairU = u; pairV = v; return; }
+        }
+        double vb = Math.max(0, b), ua = Math.max(0, a);
+        // Face u = 0: cost ½a² + ½(vb − b)²; face v = 0: cost ½(ua − a)² + ½b².
+        double costU0 = a * a + (vb - b) * (vb - b);
+        double costV0 = (ua - a) * (ua - a) + b * b;
+        if (costU0 < costV0) { pairU = 0; pairV = vb; } else { pairU = ua; pairV = 0; }
     }
 }
