@@ -4,7 +4,6 @@ import dev.twofour.model.tokenizer.ChatMessage;
 import dev.twofour.model.tokenizer.ChatTemplate;
 import dev.twofour.model.tokenizer.StreamingDecoder;
 import dev.twofour.model.tokenizer.Tokenizer;
-import dev.twofour.runtime.Sampler;
 import dev.twofour.runtime.SamplingParams;
 import dev.twofour.runtime.batch.BatchModel;
 import dev.twofour.runtime.batch.QueueFullException;
@@ -113,9 +112,8 @@ public final class RuntimeEngine implements CompletionEngine {
             throws EngineBusyException {
         SamplingParams sp = new SamplingParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.repetitionPenalty(),
                 p.frequencyPenalty(), p.presencePenalty(), p.seed(), p.maxTokens(), List.of(), null, false);
-        Sampler sampler = new Sampler(sp, model.vocabSize(), promptIds);
         SequenceRequest req = new SequenceRequest(promptIds, p.maxTokens(), p.ignoreEos() ? new int[0] : stopIds,
-                p.topLogprobs(), sampler);
+                p.topLogprobs(), sp);
         try {
             Scheduler.Handle h = scheduler.submit(req, new TokenSink() {
                 @Override public void onToken(int token, Logprobs lp) {

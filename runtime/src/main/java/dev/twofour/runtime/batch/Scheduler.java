@@ -33,22 +33,14 @@ public final class Scheduler implements AutoCloseable {
     /**
      * @param maxBatch      sequences in the running batch at most
      * @param maxQueue      requests waiting for a slot at most; past it {@link #submit} throws {@link QueueFullException}
-     * @param maxStepTokens tokens per forward step at most (decode tokens + prefill chunks); at least one chunk always runs
-     * @param prefillChunk  prompt tokens per sequence per step at most
+     * @param maxStepTokens tokens per step at most (decode tokens + prefill chunks of {@link BatchModel#prefillChunk});
+     *                      at least one chunk always runs
      */
-    public record Config(int maxBatch, int maxQueue, int maxStepTokens, int prefillChunk) {
+    public record Config(int maxBatch, int maxQueue, int maxStepTokens) {
         public Config {
             if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
             if (maxQueue < 0) throw new IllegalArgumentException("maxQueue must be >= 0, got " + maxQueue);
-            if (prefillChunk < 1) throw new IllegalArgumentException("prefillChunk must be >= 1, got " + prefillChunk);
-            if (maxStepTokens < prefillChunk) {
-                throw new IllegalArgumentException("maxStepTokens (" + maxStepTokens + ") must be >= prefillChunk (" + prefillChunk + ")");
-            }
-        }
-
-        /** Defaults for a batch size: queue 4x the batch, 256-token prefill chunks, budget batch + 2 chunks. */
-        public static Config forBatch(int maxBatch, int maxQueue) {
-            return new Config(maxBatch, maxQueue, maxBatch + 512, 256);
+            if (maxStepTokens < 1) throw new IllegalArgumentException("maxStepTokens must be >= 1, got " + maxStepTokens);
         }
     }
 
@@ -65,6 +57,7 @@ public final class Scheduler implements AutoCloseable {
     private final class Seq implements Handle {
         final SequenceRequest req;
         final TokenSink sink;
+        final SequenceSampling sampling;
         int[] tokens;       // prompt then generated tokens
         int length;         // valid entries of tokens
         int cached;         // tokens whose K/V is in the cache
@@ -76,6 +69,7 @@ public final class Scheduler implements AutoCloseable {
         Seq(SequenceRequest req, TokenSink sink) {
             this.req = req;
             this.sink = sink;
+            this.sampling = new SequenceSampling(req.params(), req.prompt(), req.topLogprobs());
             this.tokens = Arrays.copyOf(req.prompt(), req.prompt().length + Math.min(req.maxNewTokens(), 256));
             this.length = req.prompt().length;
         }
@@ -96,6 +90,7 @@ public final class Scheduler implements AutoCloseable {
     private final BatchModel model;
     private final BatchModel kv; // the same object: its cache-pool half
     private final Config config;
+    private final int prefillChunk;
     private final ArrayDeque<Seq> waiting = new ArrayDeque<>();
     private final List<Seq> running = new ArrayList<>();
     private final Thread loop;
@@ -109,6 +104,8 @@ public final class Scheduler implements AutoCloseable {
         this.model = model;
         this.kv = model;
         this.config = config;
+        this.prefillChunk = model.prefillChunk();
+        if (prefillChunk < 1) throw new IllegalArgumentException("the model's prefill chunk must be >= 1, got " + prefillChunk);
         if ((long) kv.totalBlocks() * kv.blockSize() < model.maxContext()) {
             throw new IllegalArgumentException("the KV cache holds " + (long) kv.totalBlocks() * kv.blockSize() + " tokens, less than one full context ("
                     + model.maxContext() + "); give it at least " + ((model.maxContext() + kv.blockSize() - 1) / kv.blockSize()) + " blocks");
@@ -220,9 +217,8 @@ public final class Scheduler implements AutoCloseable {
     private void admit() {
         while (running.size() < config.maxBatch() && !waiting.isEmpty()) {
             Seq s = waiting.peekFirst();
-            int firstChunk = Math.min(config.prefillChunk(), s.length - s.cached);
-            int blocksNeeded = ceilDiv(firstChunk, kv.blockSize()) + running.size(); // + one new block per running sequence
-            if (!running.isEmpty() && kv.freeBlocks() < blocksNeeded) break;
+            int firstChunk = Math.min(prefillChunk, s.length - s.cached);
+            if (!model.canAdmit(firstChunk, running.size())) break;
             waiting.pollFirst();
             s.kvId = kv.newSequence();
             s.admitOrder = admitCounter++;
@@ -246,7 +242,7 @@ public final class Scheduler implements AutoCloseable {
         for (Seq s : List.copyOf(running)) {
             int remaining = s.length - s.cached;
             if (remaining <= 1 || !running.contains(s)) continue;
-            int alignedEnd = Math.min(s.length, (s.cached / config.prefillChunk() + 1) * config.prefillChunk());
+            int alignedEnd = Math.min(s.length, (s.cached / prefillChunk + 1) * prefillChunk);
             int count = alignedEnd - s.cached;
             if (count > budget && anyPrefill) continue;
             if (!reserve(s, count)) continue;
@@ -288,16 +284,16 @@ public final class Scheduler implements AutoCloseable {
         int n = step.size();
         int[] seqIds = new int[n];
         int[][] tokens = new int[n][];
-        boolean[] want = new boolean[n];
+        SequenceSampling[] sampling = new SequenceSampling[n];
         for (int i = 0; i < n; i++) {
             Entry e = step.get(i);
             seqIds[i] = e.seq().kvId;
             tokens[i] = Arrays.copyOfRange(e.seq().tokens, e.from(), e.from() + e.count());
-            want[i] = e.wantLogits();
+            sampling[i] = e.wantLogits() ? e.seq().sampling : null;
         }
-        float[][] logits;
+        BatchModel.StepOutput out;
         try {
-            logits = model.step(seqIds, tokens, want);
+            out = model.step(seqIds, tokens, sampling);
         } catch (RuntimeException | Error err) {
             // The step's sequences cannot be trusted any more: end them, keep serving the others.
             synchronized (this) {
@@ -323,14 +319,12 @@ public final class Scheduler implements AutoCloseable {
                     finish(s, TokenSink.FinishReason.CANCELLED);
                     continue;
                 }
-                sampleAndEmit(s, logits[i]);
+                emit(s, out.tokens()[i], out.logprobs()[i]);
             }
         }
     }
 
-    private void sampleAndEmit(Seq s, float[] logits) {
-        int token = s.req.sampler().sample(logits, 0); // leaves the logits as they are
-
+    private void emit(Seq s, int token, TokenSink.Logprobs logprobs) {
         for (int stop : s.req.stopTokenIds()) {
             if (token == stop) {
                 running.remove(s);
@@ -341,7 +335,7 @@ public final class Scheduler implements AutoCloseable {
         s.append(token);
         s.generated++;
         generatedTokens++;
-        s.sink.onToken(token, s.req.topLogprobs() < 0 ? null : logprobs(logits, token, s.req.topLogprobs()));
+        s.sink.onToken(token, s.req.topLogprobs() < 0 ? null : logprobs);
         if (s.generated >= s.req.maxNewTokens() || s.length >= model.maxContext()) {
             running.remove(s);
             finish(s, TokenSink.FinishReason.LENGTH);
@@ -392,9 +386,5 @@ public final class Scheduler implements AutoCloseable {
         } catch (InterruptedException e) {
             closed = true;
         }
-    }
-
-    private static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
     }
 }

@@ -1,6 +1,7 @@
 package dev.twofour.runtime.batch;
 
 import dev.twofour.runtime.KvCacheFullException;
+import dev.twofour.runtime.Sampler;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,6 +18,7 @@ final class FakeBatchModel implements BatchModel {
     static final int VOCAB = 37;
 
     private final int maxContext;
+    private final int prefillChunk;
     private final int blockSize;
     private final int totalBlocks;
     private final long stepMillis;
@@ -27,8 +29,9 @@ final class FakeBatchModel implements BatchModel {
     final List<int[]> stepTokenCounts = new ArrayList<>(); // per step: tokens of each entry
     volatile RuntimeException failNextStep;
 
-    FakeBatchModel(int maxContext, int blockSize, int totalBlocks, long stepMillis) {
+    FakeBatchModel(int maxContext, int prefillChunk, int blockSize, int totalBlocks, long stepMillis) {
         this.maxContext = maxContext;
+        this.prefillChunk = prefillChunk;
         this.blockSize = blockSize;
         this.totalBlocks = totalBlocks;
         this.stepMillis = stepMillis;
@@ -46,6 +49,7 @@ final class FakeBatchModel implements BatchModel {
 
     @Override public int vocabSize() { return VOCAB; }
     @Override public int maxContext() { return maxContext; }
+    @Override public int prefillChunk() { return prefillChunk; }
     @Override public int blockSize() { return blockSize; }
     @Override public synchronized int totalBlocks() { return totalBlocks; }
     @Override public synchronized int usedBlocks() { return used; }
@@ -72,7 +76,7 @@ final class FakeBatchModel implements BatchModel {
         history.remove(seq);
     }
 
-    @Override public float[][] step(int[] seqIds, int[][] tokens, boolean[] wantLogits) {
+    @Override public StepOutput step(int[] seqIds, int[][] tokens, SequenceSampling[] sampling) {
         if (stepMillis > 0) {
             try {
                 Thread.sleep(stepMillis);
@@ -87,7 +91,8 @@ final class FakeBatchModel implements BatchModel {
         }
         synchronized (this) {
             int[] counts = new int[seqIds.length];
-            float[][] out = new float[seqIds.length][];
+            int[] next = new int[seqIds.length];
+            TokenSink.Logprobs[] lps = new TokenSink.Logprobs[seqIds.length];
             for (int i = 0; i < seqIds.length; i++) {
                 List<Integer> h = history.get(seqIds[i]);
                 if (h == null) throw new IllegalStateException("step on unknown or freed sequence " + seqIds[i]);
@@ -95,10 +100,20 @@ final class FakeBatchModel implements BatchModel {
                 if (h.size() > blocks.get(seqIds[i]) * blockSize) throw new IllegalStateException("sequence " + seqIds[i] + " past its blocks");
                 if (h.size() > maxContext) throw new IllegalStateException("sequence " + seqIds[i] + " past the context");
                 counts[i] = tokens[i].length;
-                if (wantLogits[i]) out[i] = logitsAfter(h);
+                next[i] = -1;
+                if (sampling[i] != null) {
+                    float[] l = logitsAfter(h);
+                    Sampler sampler = (Sampler) sampling[i].modelState();
+                    if (sampler == null) {
+                        sampler = new Sampler(sampling[i].params(), VOCAB, sampling[i].prompt());
+                        sampling[i].setModelState(sampler);
+                    }
+                    next[i] = sampler.sample(l, 0);
+                    if (sampling[i].topLogprobs() >= 0) lps[i] = Scheduler.logprobs(l, next[i], sampling[i].topLogprobs());
+                }
             }
             stepTokenCounts.add(counts);
-            return out;
+            return new StepOutput(next, lps);
         }
     }
 }

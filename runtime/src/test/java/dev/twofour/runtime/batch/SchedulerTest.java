@@ -49,7 +49,7 @@ class SchedulerTest {
     }
 
     static SequenceRequest request(int[] prompt, int max, SamplingParams p, int[] stops) {
-        return new SequenceRequest(prompt, max, stops, -1, new Sampler(p, FakeBatchModel.VOCAB, prompt));
+        return new SequenceRequest(prompt, max, stops, -1, p);
     }
 
     /** What the sequence gives when computed alone, token by token, without the scheduler. */
@@ -74,8 +74,8 @@ class SchedulerTest {
     }
 
     @Test void oneSequenceMatchesTheTokenByTokenReference() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(200, 16, 64, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40, 16));
+        FakeBatchModel model = new FakeBatchModel(200, 16, 16, 64, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40));
         int[] p = prompt(new Random(1), 37); // 37: three prefill chunks of 16, 16, 5
         Collector c = new Collector();
         scheduler.submit(request(p, 25, params(0f, 0), null), c);
@@ -86,8 +86,8 @@ class SchedulerTest {
     }
 
     @Test void thirtyTwoSeededSequencesGiveTheSameTokensInABatchAsAlone() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(300, 16, 2048, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(32, 64, 80, 16));
+        FakeBatchModel model = new FakeBatchModel(300, 16, 16, 2048, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(32, 64, 80));
         Random r = new Random(7);
         int n = 32;
         int[][] prompts = new int[n][];
@@ -114,8 +114,8 @@ class SchedulerTest {
     }
 
     @Test void aNewRequestJoinsTheRunningBatchAtTheNextStep() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(500, 16, 256, 2);
-        scheduler = new Scheduler(model, new Scheduler.Config(8, 8, 64, 16));
+        FakeBatchModel model = new FakeBatchModel(500, 16, 16, 256, 2);
+        scheduler = new Scheduler(model, new Scheduler.Config(8, 8, 64));
         Collector a = new Collector();
         scheduler.submit(request(new int[]{1, 2, 3}, 300, params(0f, 0), null), a);
         waitFor(() -> a.count() >= 5);
@@ -132,8 +132,8 @@ class SchedulerTest {
     }
 
     @Test void cancelFreesTheSequenceAndItsBlocks() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(5000, 16, 1024, 1);
-        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 64, 16));
+        FakeBatchModel model = new FakeBatchModel(5000, 16, 16, 1024, 1);
+        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 64));
         Collector a = new Collector();
         Scheduler.Handle h = scheduler.submit(request(prompt(new Random(5), 50), 4000, params(0.5f, 9), null), a);
         Collector b = new Collector();
@@ -153,8 +153,8 @@ class SchedulerTest {
     }
 
     @Test void theQueueIsBounded() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(5000, 16, 1024, 2);
-        scheduler = new Scheduler(model, new Scheduler.Config(1, 2, 64, 16));
+        FakeBatchModel model = new FakeBatchModel(5000, 16, 16, 1024, 2);
+        scheduler = new Scheduler(model, new Scheduler.Config(1, 2, 64));
         List<Scheduler.Handle> hs = new ArrayList<>();
         Collector first = new Collector();
         hs.add(scheduler.submit(request(new int[]{1}, 4000, params(0f, 0), null), first));
@@ -168,8 +168,8 @@ class SchedulerTest {
     }
 
     @Test void stopTokensEndWithStopAndAreNotReported() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(200, 16, 64, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40, 16));
+        FakeBatchModel model = new FakeBatchModel(200, 16, 16, 64, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40));
         int[] p = prompt(new Random(11), 9);
         List<Integer> free = reference(p, 30, params(0f, 0), new int[0], 200);
         int stop = free.get(6);
@@ -182,8 +182,8 @@ class SchedulerTest {
     }
 
     @Test void generationEndsWhenTheContextIsFull() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(40, 8, 16, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(2, 2, 40, 16));
+        FakeBatchModel model = new FakeBatchModel(40, 16, 8, 16, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(2, 2, 40));
         Collector c = new Collector();
         scheduler.submit(request(prompt(new Random(2), 30), 100, params(0f, 0), null), c);
         assertEquals(TokenSink.FinishReason.LENGTH, c.await());
@@ -194,8 +194,8 @@ class SchedulerTest {
 
     @Test void aDryPoolPreemptsAndRecomputesWithoutChangingOutputs() throws Exception {
         // 10 blocks of 4 = 40 slots; three sequences that grow to 30 tokens each cannot all fit.
-        FakeBatchModel model = new FakeBatchModel(32, 4, 10, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(3, 3, 24, 8));
+        FakeBatchModel model = new FakeBatchModel(32, 8, 4, 10, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(3, 3, 24));
         Random r = new Random(13);
         List<Collector> cs = new ArrayList<>();
         List<int[]> ps = new ArrayList<>();
@@ -215,12 +215,11 @@ class SchedulerTest {
     }
 
     @Test void logprobsAreLogSoftmaxOfTheRawLogits() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(200, 16, 64, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40, 16));
+        FakeBatchModel model = new FakeBatchModel(200, 16, 16, 64, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40));
         int[] p = {3, 1, 4, 1, 5};
         Collector c = new Collector();
-        Sampler s = new Sampler(params(0f, 0), FakeBatchModel.VOCAB, p);
-        scheduler.submit(new SequenceRequest(p, 3, null, 4, s), c);
+        scheduler.submit(new SequenceRequest(p, 3, null, 4, params(0f, 0)), c);
         c.await();
         List<Integer> h = new ArrayList<>();
         for (int t : p) h.add(t);
@@ -236,8 +235,8 @@ class SchedulerTest {
     }
 
     @Test void aFailingStepEndsItsSequencesWithAnErrorAndTheSchedulerGoesOn() throws Exception {
-        FakeBatchModel model = new FakeBatchModel(200, 16, 64, 0);
-        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40, 16));
+        FakeBatchModel model = new FakeBatchModel(200, 16, 16, 64, 0);
+        scheduler = new Scheduler(model, new Scheduler.Config(4, 4, 40));
         model.failNextStep = new IllegalStateException("simulated device failure");
         Collector c = new Collector();
         scheduler.submit(request(new int[]{1, 2}, 5, params(0f, 0), null), c);
