@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 InfoCommand.class,
                 BenchCommand.class,
+                ConvertCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

@@ -137,7 +137,25 @@ public final class ConvertedModelCache {
 
     /** Where {@link #convert} writes: the model directory when it is writable, else the per-user cache. */
     public Path writeLocation() {
-        return !forceUserCache && Files.isWritable(modelDir) ? modelDirFile() : userCacheFile();
+        return !forceUserCache && modelDirWritable() ? modelDirFile() : userCacheFile();
+    }
+
+    /**
+     * Writable for us, and not marked read-only: a directory without any write permission bit
+     * (e.g. a shared model store, dr-xr-xr-x) is left alone even by root, who could write anyway.
+     */
+    private boolean modelDirWritable() {
+        Path existing = modelDirFile().getParent();
+        if (Files.isDirectory(existing) && Files.isWritable(existing)) return true;
+        if (!Files.isWritable(modelDir)) return false;
+        try {
+            var perms = Files.getPosixFilePermissions(modelDir);
+            return perms.contains(java.nio.file.attribute.PosixFilePermission.OWNER_WRITE)
+                    || perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+                    || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+        } catch (UnsupportedOperationException | IOException e) {
+            return true;
+        }
     }
 
     /**

@@ -144,4 +144,17 @@ class ConvertedModelCacheTest {
             fromUser.model().close();
         }
     }
+
+    @Test void aDirectoryWithoutWriteBitsIsLeftAlone() throws Exception {
+        Path dir = prunedModel();
+        ConvertedModelCache cache = ConvertedModelCache.forModel(dir, tmp.resolve("user"));
+        assertEquals(cache.modelDirFile(), cache.writeLocation());
+        var perms = Files.getPosixFilePermissions(dir);
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        try {
+            assertEquals(cache.userCacheFile(), cache.writeLocation(), "even for root");
+        } finally {
+            Files.setPosixFilePermissions(dir, perms);
+        }
+    }
 }
