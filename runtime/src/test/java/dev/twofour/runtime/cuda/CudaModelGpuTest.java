@@ -42,7 +42,8 @@ class CudaModelGpuTest {
         assumeTrue(Kernels.available(), Kernels.unavailableReason());
         ctx = CudaContext.primary(0);
         repo = Path.of(System.getProperty("twofour.repo", "."));
-        model = firstExisting(repo.resolve("models/tiny-llama-8m"), repo.resolve(".dev-carry/tiny-llama-8m"),
+        model = firstExisting(System.getProperty("twofour.tinyModel") == null ? null : Path.of(System.getProperty("twofour.tinyModel")),
+                repo.resolve("models/tiny-llama-8m"), repo.resolve(".dev-carry/tiny-llama-8m"),
                 repo.resolve("../shared/models/tiny-llama-8m"));
         goldens = repo.resolve("runtime/src/test/resources/goldens/tiny-llama-8m");
         assumeTrue(model != null, "tiny-llama-8m not found under " + repo);

@@ -1,0 +1,339 @@
+package dev.twofour.runtime.cpu;
+
+import dev.twofour.model.DType;
+import dev.twofour.model.TensorView;
+import dev.twofour.runtime.Backend;
+import dev.twofour.runtime.KvCache;
+import dev.twofour.runtime.KvStorage;
+import dev.twofour.runtime.LinearWeights;
+import dev.twofour.runtime.Rope;
+import dev.twofour.runtime.StepLayout;
+import dev.twofour.runtime.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static dev.twofour.runtime.cpu.Vec.F;
+import static dev.twofour.runtime.cpu.Vec.L;
+
+/**
+ * The CPU backend: fp32 activations on the heap, fp16/bf16/fp32 weights read in place and widened in
+ * registers (Vector API), work split over a fixed pool of threads (output rows for linear layers,
+ * (token, head) pairs for attention, rows for the elementwise ops). It is the numerical reference for the
+ * CUDA backend: every op computes in fp32, the KV cache included.
+ */
+public final class CpuBackend implements Backend {
+    private final Parallel par;
+    private volatile boolean closed;
+
+    /** A backend using every available processor. */
+    public CpuBackend() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
+    public CpuBackend(int threads) {
+        this.par = new Parallel(threads);
+    }
+
+    @Override public String name() { return "cpu"; }
+
+    @Override public String description() {
+        return "cpu: " + par.threads() + " threads, " + L + " float lanes (" + (L * 32) + "-bit vectors)";
+    }
+
+    private static CpuTensor t(Tensor t) {
+        if (t instanceof CpuTensor c) return c;
+        throw new IllegalArgumentException("tensor " + t + " does not belong to the CPU backend");
+    }
+
+    private static CpuLinear lin(LinearWeights w) {
+        if (w instanceof CpuLinear c) return c;
+        throw new IllegalArgumentException("linear weights " + w + " do not belong to the CPU backend");
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("CPU backend is closed");
+    }
+
+    private static void checkRows(Tensor t, int rows, String what) {
+        if (rows < 0 || rows > t.rows()) throw new IllegalArgumentException(what + ": " + rows + " rows requested, tensor has " + t.rows());
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    @Override public Tensor allocate(int rows, int cols) {
+        checkOpen();
+        return new CpuTensor(rows, cols);
+    }
+
+    @Override public Tensor upload(TensorView weight) {
+        checkOpen();
+        int rows, cols;
+        if (weight.rank() == 1) {
+            rows = 1;
+            cols = Math.toIntExact(weight.dim(0));
+        } else if (weight.rank() == 2) {
+            rows = Math.toIntExact(weight.dim(0));
+            cols = Math.toIntExact(weight.dim(1));
+        } else {
+            throw new IllegalArgumentException("upload: tensor " + weight + " must be 1-D or 2-D");
+        }
+        CpuTensor t = new CpuTensor(rows, cols);
+        weight.readFloats(0, t.data(), 0, rows * cols);
+        return t;
+    }
+
+    @Override public void copyFromHost(float[] src, int rows, Tensor dst) {
+        checkRows(dst, rows, "copyFromHost");
+        System.arraycopy(src, 0, t(dst).data(), 0, rows * dst.cols());
+    }
+
+    @Override public void copyToHost(Tensor src, int rows, float[] dst) {
+        checkRows(src, rows, "copyToHost");
+        System.arraycopy(t(src).data(), 0, dst, 0, rows * src.cols());
+    }
+
+    // ---------------------------------------------------------------- weights
+
+    @Override public LinearWeights denseLinear(String name, DType dtype, MemorySegment data, int outFeatures, int inFeatures) {
+        checkOpen();
+        return new DenseLinear(name, dtype, offHeap(data), outFeatures, inFeatures);
+    }
+
+    @Override public LinearWeights sparse24Linear(String name, DType dtype, MemorySegment values, MemorySegment metadata,
+                                                  int outFeatures, int inFeatures) {
+        checkOpen();
+        return new Sparse24Linear(name, dtype, offHeap(values), offHeap(metadata), outFeatures, inFeatures);
+    }
+
+    /**
+     * Vector loads from heap segments measured 5-8× slower than from native ones here, so weights given on
+     * the heap (tests, weights written back by the pruner) are copied off-heap; mapped files stay as they are.
+     */
+    private static MemorySegment offHeap(MemorySegment seg) {
+        if (seg.isNative() || seg.isMapped()) return seg;
+        MemorySegment copy = Arena.ofAuto().allocate(seg.byteSize(), 64);
+        copy.copyFrom(seg);
+        return copy;
+    }
+
+    @Override public KvStorage allocateKv(KvCache.Shape shape) {
+        checkOpen();
+        return new CpuKvStorage(shape);
+    }
+
+    private static CpuKvStorage kv(KvCache cache) {
+        if (cache.storage() instanceof CpuKvStorage s) return s;
+        throw new IllegalArgumentException("KV cache does not belong to the CPU backend");
+    }
+
+    // ---------------------------------------------------------------- ops
+
+    @Override public void embedding(LinearWeights table, StepLayout step, Tensor out) {
+        CpuLinear tab = lin(table);
+        int hidden = tab.inFeatures(), vocab = tab.outFeatures();
+        if (out.cols() != hidden) throw new IllegalArgumentException("embedding: out has " + out.cols() + " columns, table " + hidden);
+        int[] tokens = step.tokens();
+        checkRows(out, tokens.length, "embedding");
+        float[] o = t(out).data();
+        float[] row = new float[hidden];
+        for (int i = 0; i < tokens.length; i++) {
+            int id = tokens[i];
+            if (id < 0 || id >= vocab) {
+                throw new IllegalArgumentException("token id " + id + " at index " + i + " is outside the vocabulary [0, " + vocab + ")");
+            }
+            tab.decodeRow(id, row);
+            System.arraycopy(row, 0, o, i * hidden, hidden);
+        }
+    }
+
+    @Override public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out, int rows) {
+        int cols = x.cols();
+        float[] xs = t(x).data(), w = t(weight).data(), o = t(out).data();
+        checkRows(x, rows, "rmsNorm");
+        par.forRange(rows, 8, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) normRow(xs, r * cols, w, eps, o, r * cols, cols);
+        });
+    }
+
+    @Override public void addRmsNorm(Tensor residual, Tensor delta, Tensor weight, float eps, Tensor out, int rows) {
+        int cols = residual.cols();
+        float[] res = t(residual).data(), d = t(delta).data(), w = t(weight).data(), o = t(out).data();
+        checkRows(residual, rows, "addRmsNorm");
+        par.forRange(rows, 8, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int off = r * cols;
+                for (int i = 0; i < cols; i++) res[off + i] += d[off + i];
+                normRow(res, off, w, eps, o, off, cols);
+            }
+        });
+    }
+
+    @Override public void add(Tensor residual, Tensor delta, int rows) {
+        checkRows(residual, rows, "add");
+        float[] res = t(residual).data(), d = t(delta).data();
+        int n = rows * residual.cols();
+        for (int i = 0; i < n; i++) res[i] += d[i];
+    }
+
+    private static void normRow(float[] x, int xo, float[] w, float eps, float[] o, int oo, int cols) {
+        float ss = Vec.dot(x, xo, x, xo, cols);
+        float inv = (float) (1.0 / Math.sqrt(ss / cols + eps));
+        for (int i = 0; i < cols; i++) o[oo + i] = w[i] * (x[xo + i] * inv);
+    }
+
+    @Override public void linear(LinearWeights w, Tensor x, Tensor y, int rows) {
+        CpuLinear l = lin(w);
+        if (x.cols() != l.inFeatures() || y.cols() != l.outFeatures()) {
+            throw new IllegalArgumentException("linear " + l + ": x has " + x.cols() + " columns, y " + y.cols());
+        }
+        checkRows(x, rows, "linear x");
+        checkRows(y, rows, "linear y");
+        if (rows == 0) return;
+        l.forward(t(x).data(), rows, t(y).data(), par);
+    }
+
+    @Override public void addBias(Tensor y, Tensor bias, int rows) {
+        int cols = y.cols();
+        float[] ys = t(y).data(), b = t(bias).data();
+        for (int r = 0; r < rows; r++) for (int i = 0; i < cols; i++) ys[r * cols + i] += b[i];
+    }
+
+    @Override public void rope(Tensor x, int numHeads, Rope rope, StepLayout step) {
+        int headDim = rope.headDim(), half = headDim / 2, cols = x.cols();
+        if (cols != numHeads * headDim) throw new IllegalArgumentException("rope: " + cols + " columns is not " + numHeads + " heads × " + headDim);
+        float[] xs = t(x).data();
+        int[] pos = step.positions();
+        float[] inv = rope.invFreq();
+        par.forRange(pos.length, 4, (t0, t1) -> {
+            float[] cos = new float[half], sin = new float[half];
+            for (int tk = t0; tk < t1; tk++) {
+                for (int i = 0; i < half; i++) {
+                    float a = (float) pos[tk] * inv[i];
+                    cos[i] = (float) Math.cos(a);
+                    sin[i] = (float) Math.sin(a);
+                }
+                for (int h = 0; h < numHeads; h++) {
+                    int o = tk * cols + h * headDim;
+                    for (int i = 0; i < half; i++) {
+                        float x1 = xs[o + i], x2 = xs[o + i + half];
+                        xs[o + i] = x1 * cos[i] - x2 * sin[i];
+                        xs[o + i + half] = x2 * cos[i] + x1 * sin[i];
+                    }
+                }
+            }
+        });
+    }
+
+    @Override public void kvAppend(KvCache cache, int layer, Tensor k, Tensor v, StepLayout step) {
+        CpuKvStorage s = kv(cache);
+        int width = s.shape.kvWidth(), bs = step.blockSize();
+        if (k.cols() != width || v.cols() != width) throw new IllegalArgumentException("kvAppend: k/v width " + k.cols() + "/" + v.cols() + " is not " + width);
+        float[] kc = s.k(layer), vc = s.v(layer), ks = t(k).data(), vs = t(v).data();
+        int[] pos = step.positions(), seq = step.seqOfToken();
+        int[][] tables = step.blockTables();
+        for (int tk = 0; tk < pos.length; tk++) {
+            int p = pos[tk];
+            int slot = tables[seq[tk]][p / bs] * bs + p % bs;
+            System.arraycopy(ks, tk * width, kc, slot * width, width);
+            System.arraycopy(vs, tk * width, vc, slot * width, width);
+        }
+    }
+
+    @Override public void attention(Tensor q, KvCache cache, int layer, int numHeads, StepLayout step, Tensor out) {
+        CpuKvStorage s = kv(cache);
+        int headDim = s.shape.headDim(), kvHeads = s.shape.numKvHeads(), width = s.shape.kvWidth(), bs = step.blockSize();
+        int group = numHeads / kvHeads, qCols = q.cols();
+        if (qCols != numHeads * headDim || out.cols() != qCols) throw new IllegalArgumentException("attention: q/out width " + qCols + "/" + out.cols() + " is not " + numHeads + " × " + headDim);
+        float[] kc = s.k(layer), vc = s.v(layer), qs = t(q).data(), os = t(out).data();
+        int[] pos = step.positions(), seq = step.seqOfToken();
+        int[][] tables = step.blockTables();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int units = pos.length * numHeads;
+        par.forRange(units, 4, (u0, u1) -> {
+            float[] scores = new float[0];
+            float[] acc = new float[headDim];
+            for (int u = u0; u < u1; u++) {
+                int tk = u / numHeads, h = u % numHeads, g = h / group;
+                int ctx = pos[tk] + 1;
+                if (scores.length < ctx) scores = new float[Math.max(ctx, 2 * scores.length)];
+                int[] table = tables[seq[tk]];
+                int qo = tk * qCols + h * headDim;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < ctx; j++) {
+                    int ko = (table[j / bs] * bs + j % bs) * width + g * headDim;
+                    float sc = Vec.dot(qs, qo, kc, ko, headDim) * scale;
+                    scores[j] = sc;
+                    if (sc > max) max = sc;
+                }
+                float sum = expShift(scores, ctx, max);
+                java.util.Arrays.fill(acc, 0f);
+                for (int j = 0; j < ctx; j++) {
+                    int vo = (table[j / bs] * bs + j % bs) * width + g * headDim;
+                    axpy(scores[j], vc, vo, acc, headDim);
+                }
+                float inv = 1f / sum;
+                int oo = tk * qCols + h * headDim;
+                for (int i = 0; i < headDim; i++) os[oo + i] = acc[i] * inv;
+            }
+        });
+    }
+
+    /** {@code s[i] = exp(s[i] - max)} for i < n; returns the sum. */
+    static float expShift(float[] s, int n, float max) {
+        FloatVector sum = FloatVector.zero(F);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector e = FloatVector.fromArray(F, s, i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(s, i);
+            sum = sum.add(e);
+        }
+        float total = sum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s[i] = (float) Math.exp(s[i] - max);
+            total += s[i];
+        }
+        return total;
+    }
+
+    private static void axpy(float a, float[] x, int xo, float[] y, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) FloatVector.fromArray(F, x, xo + i).fma(FloatVector.broadcast(F, a), FloatVector.fromArray(F, y, i)).intoArray(y, i);
+        for (; i < n; i++) y[i] += a * x[xo + i];
+    }
+
+    @Override public void swiglu(Tensor gate, Tensor up, Tensor out, int rows) {
+        int cols = gate.cols();
+        float[] g = t(gate).data(), u = t(up).data(), o = t(out).data();
+        checkRows(gate, rows, "swiglu");
+        par.forRange(rows, 4, (r0, r1) -> {
+            int from = r0 * cols, to = r1 * cols;
+            int i = from;
+            for (; i + L <= to; i += L) {
+                FloatVector gv = FloatVector.fromArray(F, g, i);
+                FloatVector silu = gv.div(gv.neg().lanewise(VectorOperators.EXP).add(1f));
+                silu.mul(FloatVector.fromArray(F, u, i)).intoArray(o, i);
+            }
+            for (; i < to; i++) o[i] = (float) (g[i] / (1.0 + Math.exp(-g[i]))) * u[i];
+        });
+    }
+
+    @Override public void gatherRows(Tensor src, int[] rows, Tensor dst) {
+        int cols = src.cols();
+        if (dst.cols() != cols) throw new IllegalArgumentException("gatherRows: " + cols + " vs " + dst.cols() + " columns");
+        checkRows(dst, rows.length, "gatherRows");
+        float[] s = t(src).data(), d = t(dst).data();
+        for (int i = 0; i < rows.length; i++) {
+            checkRows(src, rows[i] + 1, "gatherRows");
+            System.arraycopy(s, rows[i] * cols, d, i * cols, cols);
+        }
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        par.close();
+    }
+}
