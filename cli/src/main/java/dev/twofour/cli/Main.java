@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
                 InfoCommand.class,
                 BenchCommand.class,
                 ConvertCommand.class,
+                TokenizeCommand.class,
+                PruneCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {

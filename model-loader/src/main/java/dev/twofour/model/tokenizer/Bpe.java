@@ -34,7 +34,7 @@ final class Bpe {
 
     Bpe(Map<String, Integer> vocab, List<String[]> mergePairs, String unkToken, boolean fuseUnk, boolean byteFallback,
         boolean ignoreMerges, String continuingSubwordPrefix, String endOfWordSuffix, String where) {
-        this.vocab = Map.copyOf(vocab);
+        this.vocab = java.util.Collections.unmodifiableMap(vocab);
         int maxId = -1;
         for (int id : vocab.values()) maxId = Math.max(maxId, id);
         this.idToToken = new String[maxId + 1];

@@ -73,7 +73,8 @@ public final class Tokenizer {
             throw new TokenizerException("no tokenizer.json at " + file + hint);
         }
         String where = file.toString();
-        JsonNode root = readJson(file);
+        TokenizerJson parsed = TokenizerJson.read(file);
+        JsonNode root = parsed.root();
         JsonNode tokenizerConfig = Files.isDirectory(modelDirOrFile) ? readOptionalJson(dir.resolve("tokenizer_config.json")) : null;
         JsonNode config = Files.isDirectory(modelDirOrFile) ? readOptionalJson(dir.resolve("config.json")) : null;
         JsonNode generationConfig = Files.isDirectory(modelDirOrFile) ? readOptionalJson(dir.resolve("generation_config.json")) : null;
@@ -81,7 +82,7 @@ public final class Tokenizer {
         Normalizer normalizer = Normalizer.fromJson(root.get("normalizer"), where);
         PreTokenizer preTokenizer = PreTokenizer.fromJson(root.get("pre_tokenizer"), where);
         Decoder decoder = Decoder.fromJson(root.get("decoder"), where);
-        Bpe model = readModel(root.path("model"), where);
+        Bpe model = readModel(root.path("model"), parsed, where);
 
         List<AddedVocabulary.AddedToken> addedTokens = new ArrayList<>();
         for (JsonNode t : root.path("added_tokens")) {
@@ -243,8 +244,8 @@ public final class Tokenizer {
         return id == null ? -1 : id;
     }
 
-    private static Bpe readModel(JsonNode m, String where) {
-        String type = m.path("type").asText(m.has("merges") ? "BPE" : "");
+    private static Bpe readModel(JsonNode m, TokenizerJson parsed, String where) {
+        String type = m.path("type").asText(m.has("merges") || !parsed.merges().isEmpty() ? "BPE" : "");
         if (!type.equals("BPE")) {
             throw new TokenizerException(where + ": model type '" + type + "' is not supported; only BPE models"
                     + " (GPT-2/Llama 3/Qwen byte-level, Llama 2/Mistral SentencePiece-BPE) are");
@@ -253,26 +254,9 @@ public final class Tokenizer {
             throw new TokenizerException(where + ": BPE dropout " + m.get("dropout").asDouble()
                     + " is for training; set it to null for inference");
         }
-        java.util.Map<String, Integer> vocab = new java.util.HashMap<>();
-        m.path("vocab").properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        java.util.Map<String, Integer> vocab = parsed.vocab();
         if (vocab.isEmpty()) throw new TokenizerException(where + ": model.vocab is missing or empty");
-        List<String[]> merges = new ArrayList<>();
-        int i = 0;
-        for (JsonNode merge : m.path("merges")) {
-            if (merge.isTextual()) {
-                String[] parts = merge.asText().split(" ", -1);
-                if (parts.length != 2) {
-                    throw new TokenizerException(where + ": merge " + i + " '" + merge.asText()
-                            + "' is not two tokens separated by one space");
-                }
-                merges.add(parts);
-            } else if (merge.isArray() && merge.size() == 2) {
-                merges.add(new String[]{merge.get(0).asText(), merge.get(1).asText()});
-            } else {
-                throw new TokenizerException(where + ": merge " + i + " is neither \"a b\" nor [a, b]: " + merge);
-            }
-            i++;
-        }
+        List<String[]> merges = parsed.merges();
         return new Bpe(vocab, merges, textOrNull(m.get("unk_token")), m.path("fuse_unk").asBoolean(false),
                 m.path("byte_fallback").asBoolean(false), m.path("ignore_merges").asBoolean(false),
                 textOrNull(m.get("continuing_subword_prefix")), textOrNull(m.get("end_of_word_suffix")), where);

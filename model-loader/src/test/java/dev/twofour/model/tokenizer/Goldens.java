@@ -27,6 +27,13 @@ final class Goldens {
         }
     }
 
+    private static final java.util.Map<Path, Tokenizer> LOADED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Tokenizers are loaded once per test JVM (the 32000-token ones take a while on a busy machine). */
+    static Tokenizer tokenizer(Path dir) {
+        return LOADED.computeIfAbsent(dir, Tokenizer::load);
+    }
+
     static Path tinyModel() {
         return resource("tokenizer/tiny-llama-8m");
     }

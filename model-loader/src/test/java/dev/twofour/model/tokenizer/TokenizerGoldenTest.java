@@ -40,7 +40,7 @@ class TokenizerGoldenTest {
             Path dir = set[1].equals("derived:spm-legacy-style") ? Goldens.spmLegacyStyle() : Goldens.resource(set[1]);
             if (golden == null || dir == null || !Files.exists(dir.resolve("tokenizer.json"))) continue;
             found++;
-            Tokenizer tok = Tokenizer.load(dir);
+            Tokenizer tok = Goldens.tokenizer(dir);
             JsonNode root = Goldens.json(golden);
             int n = 0;
             for (JsonNode c : root.path("cases")) {
