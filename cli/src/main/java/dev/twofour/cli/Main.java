@@ -15,7 +15,6 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 ConvertCommand.class,
                 TokenizeCommand.class,
-                PruneCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
