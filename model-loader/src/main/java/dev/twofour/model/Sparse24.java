@@ -77,40 +77,44 @@ public final class Sparse24 {
             throw new IllegalArgumentException("tensor '" + w.name() + "' " + Arrays.toString(w.shape()) + " is too large to pack");
         }
         int n = (int) m.n, k = (int) m.k, kp = Packed24.paddedK(k);
-        int es = w.dtype().byteSize();
         MemorySegment values = MemorySegment.ofArray(new byte[Math.toIntExact(Packed24.valuesBytes(n, kp, w.dtype()))]);
         MemorySegment meta = MemorySegment.ofArray(new byte[Math.toIntExact(Packed24.metadataBytes(n, kp))]);
-        int groups = k / 4, metaPerRow = kp / 8, valsPerRow = kp / 2;
+        int groups = k / 4, allGroups = kp / 4, metaPerRow = kp / 8, valsPerRow = kp / 2;
+        MemorySegment src = w.data();
+        boolean wide = m.es == 4;
         for (int r = 0; r < n; r++) {
-            long src = (long) r * k;
+            long rowElem = (long) r * k;
             long dstVal = (long) r * valsPerRow;
             long dstMeta = (long) r * metaPerRow;
-            for (int g = 0; g < groups; g++) {
-                long e = src + 4L * g;
-                int mask = m.nonzeroMask(e);
-                int i0, i1;
-                if (Integer.bitCount(mask) == 2) {
-                    i0 = Integer.numberOfTrailingZeros(mask);
-                    i1 = 31 - Integer.numberOfLeadingZeros(mask);
-                } else if (mask == 0 || mask == 1) {
-                    i0 = 0; i1 = 1; // no nonzero, or only input 0: pair it with input 1
-                } else {
-                    i0 = 0; i1 = Integer.numberOfTrailingZeros(mask); // one nonzero at 1..3: pair with input 0
+            int lowNibble = 0;
+            for (int g = 0; g < allGroups; g++) {
+                int i0 = 0, i1 = 1; // padded groups: (0,1) with zero values (the arrays start zeroed)
+                if (g < groups) {
+                    long e = rowElem + 4L * g;
+                    int mask = m.nonzeroMask(e);
+                    if (Integer.bitCount(mask) == 2) {
+                        i0 = Integer.numberOfTrailingZeros(mask);
+                        i1 = 31 - Integer.numberOfLeadingZeros(mask);
+                    } else if (mask > 1) {
+                        i1 = Integer.numberOfTrailingZeros(mask); // one nonzero at 1..3: pair it with input 0
+                    } // no nonzero, or only input 0: (0,1)
+                    long v = dstVal + 2L * g;
+                    if (wide) {
+                        values.setAtIndex(TensorView.INT_LE, v, src.getAtIndex(TensorView.INT_LE, e + i0));
+                        values.setAtIndex(TensorView.INT_LE, v + 1, src.getAtIndex(TensorView.INT_LE, e + i1));
+                    } else {
+                        values.setAtIndex(TensorView.SHORT_LE, v, src.getAtIndex(TensorView.SHORT_LE, e + i0));
+                        values.setAtIndex(TensorView.SHORT_LE, v + 1, src.getAtIndex(TensorView.SHORT_LE, e + i1));
+                    }
                 }
-                m.copyElement(e + i0, values, (dstVal + 2L * g) * es);
-                m.copyElement(e + i1, values, (dstVal + 2L * g + 1) * es);
                 int nibble = i0 | (i1 << 2);
-                long mb = dstMeta + g / 2;
-                byte old = meta.get(ValueLayout.JAVA_BYTE, mb);
-                meta.set(ValueLayout.JAVA_BYTE, mb, (byte) ((g & 1) == 0 ? (old & 0xF0) | nibble : (old & 0x0F) | (nibble << 4)));
+                if ((g & 1) == 0) {
+                    lowNibble = nibble;
+                } else {
+                    meta.set(ValueLayout.JAVA_BYTE, dstMeta + g / 2, (byte) (lowNibble | (nibble << 4)));
+                }
             }
-            // Padded groups: indices (0,1) and zero values (the arrays start zeroed).
-            for (int g = groups; g < kp / 4; g++) {
-                long mb = dstMeta + g / 2;
-                byte old = meta.get(ValueLayout.JAVA_BYTE, mb);
-                int nibble = 0 | (1 << 2);
-                meta.set(ValueLayout.JAVA_BYTE, mb, (byte) ((g & 1) == 0 ? (old & 0xF0) | nibble : (old & 0x0F) | (nibble << 4)));
-            }
+            // kPadded/4 groups per row is a multiple of 4, so every metadata byte was written whole.
         }
         return new Packed24(w.dtype(), n, k, kp, values, meta);
     }
@@ -122,22 +126,28 @@ public final class Sparse24 {
 
     /** The dense weight [n][k] in the packed dtype, bit for bit what was packed (dropped inputs are +0). */
     public static TensorView unpackTensor(Packed24 p, String name) {
-        int es = p.dtype().byteSize();
-        MemorySegment dense = MemorySegment.ofArray(new byte[Math.toIntExact((long) p.n() * p.k() * es)]);
+        boolean wide = p.dtype().byteSize() == 4;
+        MemorySegment dense = MemorySegment.ofArray(new byte[Math.toIntExact((long) p.n() * p.k() * p.dtype().byteSize())]);
+        MemorySegment vals = p.values(), meta = p.metadata();
         int groups = p.k() / 4, metaPerRow = p.metadataBytesPerRow(), valsPerRow = p.valuesPerRow();
         for (int r = 0; r < p.n(); r++) {
             for (int g = 0; g < groups; g++) {
-                int b = p.metadata().get(ValueLayout.JAVA_BYTE, (long) r * metaPerRow + g / 2) & 0xFF;
+                int b = meta.get(ValueLayout.JAVA_BYTE, (long) r * metaPerRow + g / 2) & 0xFF;
                 int nibble = (g & 1) == 0 ? b & 0xF : b >>> 4;
                 int i0 = nibble & 3, i1 = nibble >>> 2;
                 if (i0 >= i1) {
                     throw new IllegalArgumentException("corrupt 2:4 metadata at row " + r + ", group " + g
                             + ": indices " + i0 + "," + i1 + " (the first must be below the second)");
                 }
-                long dstBase = ((long) r * p.k() + 4L * g) * es;
-                long srcBase = ((long) r * valsPerRow + 2L * g) * es;
-                MemorySegment.copy(p.values(), srcBase, dense, dstBase + (long) i0 * es, es);
-                MemorySegment.copy(p.values(), srcBase + es, dense, dstBase + (long) i1 * es, es);
+                long dst = (long) r * p.k() + 4L * g;
+                long v = (long) r * valsPerRow + 2L * g;
+                if (wide) {
+                    dense.setAtIndex(TensorView.INT_LE, dst + i0, vals.getAtIndex(TensorView.INT_LE, v));
+                    dense.setAtIndex(TensorView.INT_LE, dst + i1, vals.getAtIndex(TensorView.INT_LE, v + 1));
+                } else {
+                    dense.setAtIndex(TensorView.SHORT_LE, dst + i0, vals.getAtIndex(TensorView.SHORT_LE, v));
+                    dense.setAtIndex(TensorView.SHORT_LE, dst + i1, vals.getAtIndex(TensorView.SHORT_LE, v + 1));
+                }
             }
         }
         return new TensorView(name, p.dtype(), new long[]{p.n(), p.k()}, dense);
@@ -208,12 +218,13 @@ public final class Sparse24 {
         /** Bit i set when element e+i is nonzero (i = 0..3). */
         int nonzeroMask(long e) {
             int mask = 0;
-            for (int i = 0; i < 4; i++) if ((bits(e + i) & zeroMask) != 0) mask |= 1 << i;
+            if (es == 2) {
+                long q = t.data().get(TensorView.LONG_LE, e * 2); // the 4 elements in one read
+                for (int i = 0; i < 4; i++) if (((q >>> (16 * i)) & 0x7FFF) != 0) mask |= 1 << i;
+            } else {
+                for (int i = 0; i < 4; i++) if ((bits(e + i) & zeroMask) != 0) mask |= 1 << i;
+            }
             return mask;
-        }
-
-        void copyElement(long element, MemorySegment dst, long dstByte) {
-            MemorySegment.copy(t.data(), element * es, dst, dstByte, es);
         }
     }
 }
