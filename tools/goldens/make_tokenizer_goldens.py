@@ -9,6 +9,8 @@ Run on the GPU machine (python3 with transformers 5.x, tokenizers, sentencepiece
         --chat-dir model-loader/src/test/resources/chat \
         --out "$OUT/tokenizer-goldens"
 
+and copy the contents of $OUT/tokenizer-goldens into model-loader/src/test/resources/tokenizer/goldens/, where
+TokenizerGoldenTest and ChatTemplateTest pick them up. It takes a few seconds (CPU only).
 It only reads the paths given as arguments and writes only under --out:
 
     OUT/llama2/tokenizer.json (+ tokenizer_config.json ...)   tokenizer.model converted by transformers, legacy=False
@@ -200,7 +202,10 @@ def convert_llama2(model_path, out_dir, legacy):
             except Exception as e2:
                 errors.append("%s: %r" % ("LlamaTokenizer(Fast)", e2))
         if tok is None or not hasattr(tok, "backend_tokenizer"):
-            raise SystemExit("could not build a fast Llama tokenizer from %s: %s" % (model_path, "; ".join(errors)))
+            errors.append("no fast tokenizer" if tok is not None else "no tokenizer")
+            print("transformers could not convert %s (%s); using the explicit fallback" % (model_path, "; ".join(errors)))
+            tok = fallback_convert(model_path, legacy)
+            method = "twofour's fallback converter (transformers failed: %s)" % "; ".join(errors)
         os.makedirs(out_dir, exist_ok=True)
         tok.save_pretrained(out_dir)
     if not os.path.exists(os.path.join(out_dir, "tokenizer.json")):
@@ -210,6 +215,39 @@ def convert_llama2(model_path, out_dir, legacy):
     if os.path.exists(spm_copy):
         os.remove(spm_copy)
     return tok, method
+
+
+def fallback_convert(model_path, legacy):
+    """What transformers' LlamaConverter builds, done by hand with tokenizers + sentencepiece: vocab and scores from
+    the model, merges ordered by the merged piece's score (ties by the ids of the two halves), byte fallback, and
+    either the legacy normalizer (Prepend "▁" + Replace " ") or the Metaspace pre-tokenizer (prepend_scheme first)."""
+    import sentencepiece
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast
+    sp = sentencepiece.SentencePieceProcessor()
+    sp.Load(model_path)
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    scores = {sp.id_to_piece(i): sp.get_score(i) for i in range(sp.get_piece_size())}
+    merges = []
+    for piece, score in scores.items():
+        local = [(piece[:k], piece[k:], score) for k in range(1, len(piece))
+                 if piece[:k] in vocab and piece[k:] in vocab]
+        local.sort(key=lambda m: (vocab[m[0]], vocab[m[1]]))
+        merges.extend(local)
+    merges.sort(key=lambda m: m[2], reverse=True)
+    bpe = BPE(vocab, [(a, b) for a, b, _ in merges], unk_token="<unk>", fuse_unk=True, byte_fallback=True)
+    tk = Tokenizer(bpe)
+    tk.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in ("<unk>", "<s>", "</s>")])
+    if legacy:
+        tk.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    else:
+        tk.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tk.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                    decoders.Strip(content=" ", left=1)])
+    tk.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   clean_up_tokenization_spaces=False)
 
 
 def ids_for(tok_json_path, hf_tok, texts, spm=None):
