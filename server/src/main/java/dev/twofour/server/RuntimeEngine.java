@@ -11,6 +11,22 @@ import dev.twofour.runtime.batch.Scheduler;
 import dev.twofour.runtime.batch.SequenceRequest;
 import dev.twofour.runtime.batch.TokenSink;
 
+import dev.twofour.cuda.BackendChoice;
+import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.model.DType;
+import dev.twofour.model.ModelConfig;
+import dev.twofour.model.tokenizer.TokenizerException;
+import dev.twofour.runtime.Transformer;
+import dev.twofour.runtime.cpu.CpuBackend;
+import dev.twofour.runtime.cuda.CudaModel;
+import dev.twofour.runtime.batch.CudaBatchModel;
+import dev.twofour.runtime.batch.TransformerBatchModel;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -62,6 +78,109 @@ public final class RuntimeEngine implements CompletionEngine {
         this.scheduler = new Scheduler(model, config);
     }
 
+    /** Prompt tokens per prefill chunk on the CPU: small enough to keep decode steps of other sequences short. */
+    static final int CPU_PREFILL_CHUNK = 128;
+    /** Default context on CUDA when the model allows more: each sequence's slot holds this many positions. */
+    static final int CUDA_DEFAULT_CONTEXT = 4096;
+
+    /**
+     * Loads the model described by {@code s} on the chosen backend and starts its scheduler.
+     * Progress and the backend choice go to {@code log}.
+     *
+     * @param defaultTokenizerDir the tokenizer a preset uses when none is given (the embedded model's)
+     */
+    public static RuntimeEngine open(EngineSettings s, Path defaultTokenizerDir, PrintStream log) throws IOException {
+        BackendChoice choice = BackendChoice.parse(s.backend());
+        if (s.preset() != null && choice != BackendChoice.CPU) choice = BackendChoice.CUDA; // presets exist on the GPU only
+        if (s.preset() != null && choice == BackendChoice.CPU) {
+            throw new IllegalArgumentException("--preset " + s.preset() + " makes synthetic weights on the GPU and needs the CUDA"
+                    + " backend; use --backend cuda (or auto) on a machine with a GPU, or --model DIR for the CPU");
+        }
+        BackendChoice resolved = choice.resolve(log);
+        return resolved == BackendChoice.CUDA ? openCuda(s, defaultTokenizerDir, log) : openCpu(s, log);
+    }
+
+    private static RuntimeEngine openCpu(EngineSettings s, PrintStream log) throws IOException {
+        Path dir = s.modelDir();
+        requireModelDir(dir);
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        CpuBackend backend = new CpuBackend();
+        Transformer transformer = null;
+        TransformerBatchModel batch = null;
+        try {
+            transformer = Transformer.load(dir, backend, Transformer.Options.defaults());
+            int context = s.maxContext() == 0 ? transformer.config().maxPositionEmbeddings()
+                    : Math.min(s.maxContext(), transformer.config().maxPositionEmbeddings());
+            int kvTokens = s.kvTokens() > 0 ? s.kvTokens() : (int) Math.min(1 << 24, Math.max(context, 256L * s.maxBatch()));
+            batch = new TransformerBatchModel(transformer, kvTokens, context, CPU_PREFILL_CHUNK);
+            log.println("twofour serve: " + backend.description() + "; KV cache " + batch.totalBlocks() + " blocks of "
+                    + batch.blockSize() + " tokens");
+            Transformer t = transformer;
+            TransformerBatchModel b = batch;
+            AutoCloseable resources = () -> {
+                b.close();
+                t.close();
+                backend.close();
+            };
+            ChatTemplateOrWhy chat = chatTemplate(dir);
+            return new RuntimeEngine(modelName(s), batch, tokenizer, chat.template, chat.why,
+                    new Scheduler.Config(s.maxBatch(), s.maxQueue(), s.maxBatch() + 2 * CPU_PREFILL_CHUNK), null, resources);
+        } catch (IOException | RuntimeException e) {
+            if (batch != null) batch.close();
+            if (transformer != null) transformer.close();
+            backend.close();
+            throw e;
+        }
+    }
+
+    private static RuntimeEngine openCuda(EngineSettings s, Path defaultTokenizerDir, PrintStream log) throws IOException {
+        CudaContext context = CudaContext.primary(0);
+        context.setCurrent();
+        ModelConfig config = s.preset() != null ? ModelConfig.preset(s.preset()) : ModelConfig.load(requireModelDir(s.modelDir()));
+        Path tokenizerDir = s.preset() != null ? (s.tokenizerDir() != null ? s.tokenizerDir() : defaultTokenizerDir) : s.modelDir();
+        Tokenizer tokenizer = Tokenizer.load(requireModelDir(tokenizerDir));
+        int context0 = Math.min(config.maxPositionEmbeddings(), s.maxContext() > 0 ? s.maxContext() : CUDA_DEFAULT_CONTEXT);
+        if (s.maxBatch() > 64) throw new IllegalArgumentException("--max-batch is at most 64 on the CUDA backend, got " + s.maxBatch());
+        CudaModel.Options options = new CudaModel.Options(s.maxBatch(), context0, 512, false, true);
+        CudaDtype dtype = config.dtype() == DType.BF16 ? CudaDtype.BF16 : CudaDtype.F16;
+        CudaModel model = s.preset() != null
+                ? CudaModel.synthetic(config, dtype, s.sparse24(), 1234, options, context)
+                : CudaModel.load(s.modelDir(), dtype, options, context);
+        CudaBatchModel batch = new CudaBatchModel(model, context);
+        log.println("twofour serve: CUDA on " + context.device().name() + (s.preset() != null ? ", synthetic " + s.preset()
+                + (s.sparse24() ? " (2:4)" : " (dense)") + " weights, tokenizer " + tokenizerDir : "")
+                + "; " + s.maxBatch() + " KV slots of " + context0 + " tokens");
+        ChatTemplateOrWhy chat = s.preset() != null ? new ChatTemplateOrWhy(null, "synthetic weights have no chat template")
+                : chatTemplate(s.modelDir());
+        return new RuntimeEngine(modelName(s), batch, tokenizer, chat.template, chat.why,
+                new Scheduler.Config(s.maxBatch(), s.maxQueue(), Integer.MAX_VALUE), batch::memoryUsage, model);
+    }
+
+    private record ChatTemplateOrWhy(ChatTemplate template, String why) {}
+
+    private static ChatTemplateOrWhy chatTemplate(Path dir) {
+        try {
+            return new ChatTemplateOrWhy(ChatTemplate.load(dir), null);
+        } catch (TokenizerException e) {
+            return new ChatTemplateOrWhy(null, e.getMessage());
+        }
+    }
+
+    private static Path requireModelDir(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("model folder " + dir + " does not exist; give --model DIR with config.json,"
+                    + " *.safetensors and tokenizer.json");
+        }
+        return dir;
+    }
+
+    private static String modelName(EngineSettings s) {
+        if (s.modelName() != null && !s.modelName().isBlank()) return s.modelName();
+        if (s.preset() != null) return s.preset() + (s.sparse24() ? "-2of4" : "");
+        Path name = s.modelDir().toAbsolutePath().normalize().getFileName();
+        return name == null ? "model" : name.toString();
+    }
+
     @Override public String modelId() { return modelId; }
 
     @Override public int contextLength() { return model.maxContext(); }
@@ -93,13 +212,19 @@ public final class RuntimeEngine implements CompletionEngine {
     @Override public TextDecoder newDecoder() {
         StreamingDecoder d = tokenizer.newStreamingDecoder(true);
         return new TextDecoder() {
-            @Override public String push(int tokenId) { return d.push(tokenId); }
+            @Override public String push(int tokenId) {
+                // A model whose vocabulary is larger than its tokenizer's (synthetic presets served with another
+                // tokenizer): show such ids as <id> rather than failing.
+                if (tokenId >= tokenizer.vocabSize()) return d.flush() + "<" + tokenId + ">";
+                return d.push(tokenId);
+            }
+
             @Override public String flush() { return d.flush(); }
         };
     }
 
     @Override public String tokenText(int tokenId) {
-        if (tokenId >= tokenizer.vocabSize()) return "";
+        if (tokenId >= tokenizer.vocabSize()) return "<" + tokenId + ">";
         return tokenizer.decode(new int[]{tokenId}, false);
     }
 
