@@ -614,11 +614,26 @@ public final class CusparseLt extends NativeOwner {
         }
 
         public int configId() { return getInt(ALG_CONFIG_ID, "CONFIG_ID"); }
-        public void setConfigId(int id) { setInt(ALG_CONFIG_ID, "CONFIG_ID", id); }
-        /** The largest valid CONFIG_ID (read-only). */
+        /**
+         * Selects configuration {@code id} in [0, {@link #configMaxId()}) (the bound is exclusive). Checked
+         * here, not only by the library: an invalid id is refused with INVALID_VALUE, and a selection
+         * whose set was refused is best not planned with (it has crashed PlanInit here); make a new one.
+         */
+        public void setConfigId(int id) {
+            int limit = configMaxId();
+            if (id < 0 || id >= limit) {
+                throw new IllegalArgumentException("cuSPARSELt CONFIG_ID " + id + " is outside [0, " + limit + ") for this matmul");
+            }
+            setInt(ALG_CONFIG_ID, "CONFIG_ID", id);
+        }
+        /** CONFIG_MAX_ID: the exclusive upper bound of CONFIG_ID (the number of configurations); read-only. */
         public int configMaxId() { return getInt(ALG_CONFIG_MAX_ID, "CONFIG_MAX_ID"); }
         public int splitK() { return getInt(ALG_SPLIT_K, "SPLIT_K"); }
-        public void setSplitK(int splitK) { setInt(ALG_SPLIT_K, "SPLIT_K", splitK); }
+        /** Split-K factor, at least 1 (1 = no split). */
+        public void setSplitK(int splitK) {
+            if (splitK < 1) throw new IllegalArgumentException("cuSPARSELt SPLIT_K must be >= 1, got " + splitK);
+            setInt(ALG_SPLIT_K, "SPLIT_K", splitK);
+        }
         /** The split-K mode, or null when the library reports one this binding does not name. */
         public SplitKMode splitKMode() { return SplitKMode.of(getInt(ALG_SPLIT_K_MODE, "SPLIT_K_MODE")); }
         public void setSplitKMode(SplitKMode mode) { setInt(ALG_SPLIT_K_MODE, "SPLIT_K_MODE", mode.value); }

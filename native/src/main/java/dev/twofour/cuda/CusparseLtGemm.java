@@ -18,6 +18,8 @@ package dev.twofour.cuda;
  * <p>Use: {@link #create}, {@link #compress} the dense 2:4 weight once (on the device), then
  * {@link #matmul} as often as needed (capturable into a CUDA graph). {@link #setConfig} picks an
  * algorithm configuration found by tuning; {@link #search} tunes in place (tuning processes only).
+ * Both may replace the plan and grow the workspace: capture CUDA graphs that contain this matmul
+ * after configuring it, not before.
  */
 public final class CusparseLtGemm extends NativeOwner {
     /** The algorithm configuration a plan uses. splitKMode is null when the library reports an unnamed mode. */
@@ -32,7 +34,7 @@ public final class CusparseLtGemm extends NativeOwner {
     private final CusparseLt.MatDescriptor xDesc;
     private final CusparseLt.MatDescriptor yDesc;
     private final CusparseLt.MatmulDescriptor matmul;
-    private final CusparseLt.AlgSelection selection;
+    private CusparseLt.AlgSelection selection;
     private CusparseLt.Plan plan;
     private DeviceBuffer workspace;
     private DeviceBuffer compressed;
@@ -63,7 +65,7 @@ public final class CusparseLtGemm extends NativeOwner {
         this.matmul = mm;
         this.selection = sel;
         try {
-            replan();
+            planWithSelection();
         } catch (RuntimeException e) {
             closeAll(e, sel, mm, y, x, w);
             throw e;
@@ -77,6 +79,10 @@ public final class CusparseLtGemm extends NativeOwner {
         }
         if (n <= 0 || k <= 0 || m <= 0) {
             throw new IllegalArgumentException("CusparseLtGemm shape must be positive, got N=" + n + " K=" + k + " M=" + m);
+        }
+        if (!CusparseLt.hasCompress2()) {
+            // The plan-free compression keeps the compressed weight valid for every configuration.
+            throw CudaException.unavailable("the installed cuSPARSELt has no cusparseLtSpMMACompress2: install 0.6 or newer");
         }
         return new CusparseLtGemm(lt, n, k, m, dtype);
     }
@@ -98,16 +104,14 @@ public final class CusparseLtGemm extends NativeOwner {
      */
     public void compress(long denseW, CudaStream stream) {
         ensureOpen();
-        CusparseLt.CompressedSize size = CusparseLt.hasCompress2() ? lt.compressedSize2(wDesc) : lt.compressedSize(plan);
+        // Plan-free compression: its result does not depend on the algorithm configuration, so
+        // setConfig and search need no recompression.
+        CusparseLt.CompressedSize size = lt.compressedSize2(wDesc);
         DeviceBuffer out = DeviceBuffer.allocate(size.compressedBytes());
         DeviceBuffer temp = size.compressBufferBytes() > 0 ? DeviceBuffer.allocate(size.compressBufferBytes()) : null;
         try {
             long tempAddress = temp == null ? 0L : temp.address();
-            if (CusparseLt.hasCompress2()) {
-                lt.compress2(wDesc, true, CusparseLt.Operation.NON_TRANSPOSE, denseW, out.address(), tempAddress, stream);
-            } else {
-                lt.compress(plan, denseW, out.address(), tempAddress, stream);
-            }
+            lt.compress2(wDesc, true, CusparseLt.Operation.NON_TRANSPOSE, denseW, out.address(), tempAddress, stream);
             stream.synchronize();
         } catch (RuntimeException e) {
             out.close();
@@ -140,36 +144,46 @@ public final class CusparseLtGemm extends NativeOwner {
         return new Config(selection.configId(), selection.splitK(), selection.splitKMode());
     }
 
-    /** The largest CONFIG_ID this shape accepts. */
-    public int maxConfigId() {
+    /** How many algorithm configurations this shape has: valid ids are 0 .. configCount()-1. */
+    public int configCount() {
         ensureOpen();
         return selection.configMaxId();
     }
 
     /**
-     * Uses configuration {@code configId} with the given split-K (1 = none) and mode (null: leave
-     * the library's). If the library refuses it, the previous configuration is restored and the
-     * CudaException is rethrown, so the object stays usable.
+     * Uses configuration {@code configId} with the given split-K (1 = none) and mode (null: the
+     * library's default). An id outside [0, {@link #configCount()}) or a split-K outside [1, K] is an
+     * IllegalArgumentException. The new configuration is built on a fresh algorithm selection and
+     * plan; only when the library accepts it does it replace the current one, so a refused
+     * configuration (CudaException) leaves this object exactly as it was.
      */
     public void setConfig(int configId, int splitK, CusparseLt.SplitKMode splitKMode) {
         ensureOpen();
-        Config before = config();
+        int count = configCount();
+        if (configId < 0 || configId >= count) {
+            throw new IllegalArgumentException(describe() + ": config " + configId + " is outside [0, " + count + ")");
+        }
+        if (splitK < 1 || splitK > k) {
+            throw new IllegalArgumentException(describe() + ": split-K " + splitK + " is outside [1, K=" + k + "]");
+        }
+        CusparseLt.AlgSelection fresh = lt.algSelection(matmul);
+        CusparseLt.Plan freshPlan = null;
         try {
-            selection.setConfigId(configId);
-            selection.setSplitK(splitK);
-            if (splitKMode != null) selection.setSplitKMode(splitKMode);
-            replan();
+            fresh.setConfigId(configId);
+            fresh.setSplitK(splitK);
+            if (splitKMode != null) fresh.setSplitKMode(splitKMode);
+            freshPlan = lt.plan(matmul, fresh);
+            ensureWorkspace(lt.workspaceSize(freshPlan));
         } catch (RuntimeException e) {
-            try {
-                selection.setConfigId(before.configId());
-                selection.setSplitK(before.splitK());
-                if (before.splitKMode() != null) selection.setSplitKMode(before.splitKMode());
-                replan();
-            } catch (RuntimeException restoreFailure) {
-                e.addSuppressed(restoreFailure);
-            }
+            closeAll(e, freshPlan, fresh);
             throw e;
         }
+        CusparseLt.Plan oldPlan = plan;
+        CusparseLt.AlgSelection oldSelection = selection;
+        plan = freshPlan;
+        selection = fresh;
+        oldPlan.close();
+        oldSelection.close();
     }
 
     /**
@@ -188,7 +202,7 @@ public final class CusparseLtGemm extends NativeOwner {
         return config();
     }
 
-    private void replan() {
+    private void planWithSelection() {
         CusparseLt.Plan fresh = lt.plan(matmul, selection);
         try {
             ensureWorkspace(lt.workspaceSize(fresh));
