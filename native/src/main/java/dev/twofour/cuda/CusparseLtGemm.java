@@ -150,6 +150,11 @@ public final class CusparseLtGemm extends NativeOwner {
         return selection.configMaxId();
     }
 
+    /** The largest valid configuration id, configCount() - 1 (CONFIG_MAX_ID itself is exclusive). */
+    public int maxConfigId() {
+        return configCount() - 1;
+    }
+
     /**
      * Uses configuration {@code configId} with the given split-K (1 = none) and mode (null: the
      * library's default). An id outside [0, {@link #configCount()}) or a split-K outside [1, K] is an
