@@ -4,17 +4,24 @@ import dev.twofour.cuda.Cublas;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
+import dev.twofour.kernels.transformer.TransformerKernels;
 
-/** Dense {@code W [out][in]} through cuBLAS GemmEx with fp32 accumulation; output in {@code outType}. */
+/**
+ * Dense {@code W [out][in]}, fp32 accumulation, output in {@code outType}: 1..8 rows (decode) through our
+ * weight-streaming GEMV when {@code gemv} is given, more rows through cuBLAS GemmEx.
+ */
 final class CublasLinear implements CudaLinear {
     private final Cublas cublas;
+    private final TransformerKernels gemv;
     private final DeviceBuffer weight;
     private final boolean ownsWeight;
     private final CudaDtype dtype, outType;
     private final int out, in;
 
-    CublasLinear(Cublas cublas, DeviceBuffer weight, boolean ownsWeight, CudaDtype dtype, CudaDtype outType, int out, int in) {
+    CublasLinear(Cublas cublas, TransformerKernels gemv, DeviceBuffer weight, boolean ownsWeight, CudaDtype dtype,
+                 CudaDtype outType, int out, int in) {
         this.cublas = cublas;
+        this.gemv = gemv;
         this.weight = weight;
         this.ownsWeight = ownsWeight;
         this.dtype = dtype;
@@ -30,6 +37,10 @@ final class CublasLinear implements CudaLinear {
     @Override public long weightBytes() { return (long) out * in * dtype.byteSize(); }
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
+        if (gemv != null && TransformerKernels.gemvSupports(rows, in, in, x.address(), weight.address())) {
+            gemv.gemv(stream, dtype, rows, x.address(), in, weight.address(), y.address(), out, out, in, outType == CudaDtype.F32);
+            return;
+        }
         cublas.linear(x.address(), weight.address(), y.address(), rows, out, in, dtype, outType);
     }
 

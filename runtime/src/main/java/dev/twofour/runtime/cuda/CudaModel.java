@@ -200,6 +200,7 @@ public final class CudaModel implements AutoCloseable {
         plan.put("attention scratch", TransformerKernels.decodeScratchFloats(bucketFor(o.maxBatch()), c.numHeads(), c.headDim(), maxSplits) * 4);
         plan.put("sampler state", (long) o.maxBatch() * v * 4 + 64L * 1024);
         plan.put("cuBLAS workspace", Cublas.DEFAULT_WORKSPACE_BYTES);
+        if (sparse24) plan.put("2:4 unpack scratch (prefill)", maxDenseElements(c) * es);
         return plan;
     }
 
@@ -307,16 +308,21 @@ public final class CudaModel implements AutoCloseable {
         }
     }
 
+    /** Our GEMV for decode rows, unless -Dtwofour.cuda.gemv=false asks for cuBLAS everywhere (for comparisons). */
+    private TransformerKernels gemvKernels() {
+        return Boolean.parseBoolean(System.getProperty("twofour.cuda.gemv", "true")) ? tk : null;
+    }
+
     private CudaLinear dense(DeviceBuffer w, int out, int in) {
-        return own(new CublasLinear(cublas, w, true, dtype, dtype, out, in));
+        return own(new CublasLinear(cublas, gemvKernels(), w, true, dtype, dtype, out, in));
     }
 
     private void uploadWeights(ModelWeights w) {
         embed = own(upload(w.embedTokens()));
         finalNorm = own(upload(w.finalNorm()));
         lmHead = config.tieWordEmbeddings()
-                ? own(new CublasLinear(cublas, embed, false, dtype, CudaDtype.F32, config.vocabSize(), config.hiddenSize()))
-                : own(new CublasLinear(cublas, own(upload(w.lmHead())), false, dtype, CudaDtype.F32, config.vocabSize(), config.hiddenSize()));
+                ? own(new CublasLinear(cublas, gemvKernels(), embed, false, dtype, CudaDtype.F32, config.vocabSize(), config.hiddenSize()))
+                : own(new CublasLinear(cublas, gemvKernels(), own(upload(w.lmHead())), false, dtype, CudaDtype.F32, config.vocabSize(), config.hiddenSize()));
         int h = config.hiddenSize(), im = config.intermediateSize(), qkvW = config.qDim() + 2 * config.kvDim();
         for (ModelWeights.Layer l : w.layers()) {
             DeviceBuffer bias = l.qBias() == null ? null : own(upload(l.qBias(), l.kBias(), l.vBias()));
@@ -340,7 +346,7 @@ public final class CudaModel implements AutoCloseable {
             head = alloc((long) config.vocabSize() * h * dtype.byteSize());
             Fill.random(kernels, stream, head, (long) config.vocabSize() * h, dtype, next.getAsLong(), scale);
         }
-        lmHead = own(new CublasLinear(cublas, head, false, dtype, CudaDtype.F32, config.vocabSize(), h));
+        lmHead = own(new CublasLinear(cublas, gemvKernels(), head, false, dtype, CudaDtype.F32, config.vocabSize(), h));
         Random r = new Random(seed);
         finalNorm = normWeight(r, h);
         for (int l = 0; l < config.numLayers(); l++) {
@@ -356,6 +362,14 @@ public final class CudaModel implements AutoCloseable {
         stream.synchronize();
     }
 
+    private DeviceBuffer unpackScratch;
+
+    /** The largest linear weight (elements): the 2:4 layers unpack into a scratch of this size for prefill. */
+    static long maxDenseElements(ModelConfig c) {
+        long qkv = (long) (c.qDim() + 2 * c.kvDim()) * c.hiddenSize();
+        return Math.max(Math.max(qkv, 2L * c.intermediateSize() * c.hiddenSize()), (long) c.hiddenSize() * Math.max(c.qDim(), c.intermediateSize()));
+    }
+
     private CudaLinear randomLinear(long seed, int out, int in, float scale) {
         Kernels kernels = tk.kernels();
         if (sparse) {
@@ -363,7 +377,10 @@ public final class CudaModel implements AutoCloseable {
             DeviceBuffer meta = DeviceBuffer.allocate(Sparse24CudaLinear.metadataBytes(out, in));
             // kept values carry the spread of the dense weight's two largest of four: a bit larger
             Fill.sparse24(kernels, stream, values, meta, out, in, dtype, seed, scale * 1.5f);
-            return own(new Sparse24CudaLinear(sparseGemm, values, meta, dtype, out, in));
+            if (unpackScratch == null) {
+                unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
+            }
+            return own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta, dtype, out, in));
         }
         DeviceBuffer w = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
         Fill.random(kernels, stream, w, (long) out * in, dtype, seed, scale);
