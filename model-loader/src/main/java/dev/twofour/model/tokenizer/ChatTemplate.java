@@ -49,6 +49,7 @@ public final class ChatTemplate {
         this.eosToken = eosToken == null ? "" : eosToken;
         this.where = where;
         this.jinjava = Engine.INSTANCE;
+        checkFilters(this.template, where);
     }
 
     /**
@@ -139,6 +140,25 @@ public final class ChatTemplate {
             if (!node.isEmpty()) return node.get(0).path("template").asText(null);
         }
         return null;
+    }
+
+    private static final java.util.regex.Pattern CODE = java.util.regex.Pattern.compile("\\{\\{.*?\\}\\}|\\{%.*?%\\}", java.util.regex.Pattern.DOTALL);
+    private static final java.util.regex.Pattern STRING = java.util.regex.Pattern.compile("'(?:\\\\.|[^'\\\\])*'|\"(?:\\\\.|[^\"\\\\])*\"");
+    private static final java.util.regex.Pattern FILTER = java.util.regex.Pattern.compile("\\|\\s*([A-Za-z_][A-Za-z_0-9]*)");
+
+    /** Jinja fails on an unknown filter; Jinjava would silently render nothing for it, so check up front. */
+    private void checkFilters(String text, String where) {
+        java.util.regex.Matcher code = CODE.matcher(text);
+        while (code.find()) {
+            String withoutStrings = STRING.matcher(code.group()).replaceAll("''");
+            java.util.regex.Matcher f = FILTER.matcher(withoutStrings);
+            while (f.find()) {
+                if (jinjava.getGlobalContext().getFilter(f.group(1)) == null) {
+                    throw new TokenizerException(where + ": the chat template uses the filter '" + f.group(1)
+                            + "', which the Jinja engine (Jinjava) does not have");
+                }
+            }
+        }
     }
 
     private static String dropOneTrailingNewline(String t) {

@@ -111,6 +111,15 @@ class ChatTemplateTest {
     }
 
     @Test
+    void unknownFilterIsRefusedUpFront() {
+        TokenizerException e = assertThrows(TokenizerException.class,
+                () -> ChatTemplate.of("{{ '<|eot_id|>' ~ messages[0].content | shout }}", "", ""));
+        assertTrue(e.getMessage().contains("'shout'"), e.getMessage());
+        // '|' inside strings is not a filter.
+        assertEquals("<|a|b|>", ChatTemplate.of("{{ '<|a|b|>' | trim }}", "", "").render(List.of(), false));
+    }
+
+    @Test
     void readsTemplateFromConfigOrJinjaFileAndDropsOneTrailingNewline(@TempDir Path dir) throws IOException {
         Files.writeString(dir.resolve("tokenizer_config.json"),
                 "{\"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": \"</s>\", \"chat_template\": "
