@@ -112,6 +112,30 @@ class ModelConfigTest {
                 "\"rope_scaling\":null")).ropeScaling());
     }
 
+    @Test void llama3ScalingInTransformers5RopeParametersAndOldTypeKey() throws Exception {
+        String v5 = """
+                {"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,
+                 "num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100,"dtype":"float16",
+                 "rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,"factor":32.0,"low_freq_factor":1.0,
+                                    "high_freq_factor":4.0,"original_max_position_embeddings":8192}}""";
+        ModelConfig c = parse(v5);
+        assertEquals(ModelConfig.RopeScaling.llama3(32.0, 1.0, 4.0, 8192), c.ropeScaling());
+        assertEquals(500000.0, c.ropeTheta());
+        String old = """
+                {"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":128,
+                 "num_hidden_layers":2,"num_attention_heads":4,"vocab_size":100,"torch_dtype":"float32",
+                 "rope_theta":10000.0,"rope_scaling":{"type":"linear","factor":2.0}}""";
+        assertEquals(ModelConfig.RopeScaling.linear(2.0), parse(old).ropeScaling());
+        assertEquals(DType.F32, parse(old).dtype());
+        ModelConfigException e = assertThrows(ModelConfigException.class, () -> parse(old.replace("\"linear\"", "\"dynamic\"")));
+        assertTrue(e.getMessage().contains("dynamic"), e.getMessage());
+        e = assertThrows(ModelConfigException.class, () -> parse(v5.replace("\"low_freq_factor\":1.0,", "")));
+        assertTrue(e.getMessage().contains("low_freq_factor"), e.getMessage());
+        e = assertThrows(ModelConfigException.class, () -> parse(old.replace("\"rope_theta\":10000.0,",
+                "\"rope_theta\":10000.0,\"rope_parameters\":{\"rope_theta\":20000.0},")));
+        assertTrue(e.getMessage().contains("disagrees"), e.getMessage());
+    }
+
     @Test void unsupportedThingsNameThemselvesAndTheFile() throws Exception {
         String base = resource("llama3-old.json");
         assertError(base.replace("\"LlamaForCausalLM\"", "\"GPTNeoXForCausalLM\""), "GPTNeoXForCausalLM");
