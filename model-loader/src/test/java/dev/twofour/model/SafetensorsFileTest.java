@@ -92,6 +92,30 @@ class SafetensorsFileTest {
         assertThrows(IllegalStateException.class, () -> f.tensor("a"));
     }
 
+    @Test void filesLargerThan2GbAreMappedWhole() throws Exception {
+        // A sparse file: 2^31 + 64 bytes of tensor data, of which only the ends are written.
+        long n = (1L << 31) + 64;
+        String header = "{\"big\":{\"dtype\":\"U8\",\"shape\":[" + n + "],\"data_offsets\":[0," + n + "]},"
+                + "\"tail\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[" + n + "," + (n + 4) + "]}}";
+        Path p = tmp.resolve("big.safetensors");
+        byte[] head = TestFiles.bytes(header, new byte[0]);
+        try (var raf = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            raf.write(head);
+            raf.setLength(head.length + n + 4);
+            raf.seek(head.length + n - 1);
+            raf.write(0x7F);
+            raf.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(2.5f).array());
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            TensorView big = f.tensor("big");
+            assertEquals(n, big.numel());
+            assertEquals(127f, big.getFloat(n - 1));
+            assertEquals(0f, big.getFloat(1L << 31));
+            assertEquals(2.5f, f.tensor("tail").getFloat(0));
+            assertThrows(IllegalStateException.class, big::toFloatArray, "too many elements for one array: a clear error");
+        }
+    }
+
     @Test void holesBetweenTensorsAreAllowedButOverlapsAreNot() throws Exception {
         Path ok = TestFiles.write(tmp, "hole.safetensors",
                 "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
