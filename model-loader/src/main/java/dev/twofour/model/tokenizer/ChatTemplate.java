@@ -193,6 +193,9 @@ public final class ChatTemplate {
             throw new IllegalStateException(e);
         }
         j.registerFilter(new ToJsonFilter());
+        j.registerFilter(new ItemsFilter());
+        j.registerFilter(new ExtremeFilter("min", -1));
+        j.registerFilter(new ExtremeFilter("max", 1));
         return j;
     }
 
@@ -224,6 +227,54 @@ public final class ChatTemplate {
             String m = MESSAGE.get();
             MESSAGE.remove();
             return m;
+        }
+    }
+
+    /** Jinja's |items (a dict's key/value pairs, for "for k, v in d|items"), missing in Jinjava. */
+    private static final class ItemsFilter implements Filter {
+        @Override
+        public String getName() {
+            return "items";
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            if (var == null) return List.of();
+            if (!(var instanceof Map<?, ?> map)) {
+                throw new IllegalArgumentException("|items needs a mapping, got " + var.getClass().getSimpleName());
+            }
+            return new ArrayList<>(map.entrySet());
+        }
+    }
+
+    /** Jinja's |min and |max over numbers or strings, missing in Jinjava. */
+    private static final class ExtremeFilter implements Filter {
+        private final String name;
+        private final int sign;
+
+        ExtremeFilter(String name, int sign) {
+            this.name = name;
+            this.sign = sign;
+        }
+
+        @Override
+        public String getName() {
+            return name;
+        }
+
+        @Override
+        public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+            if (!(var instanceof Iterable<?> items)) return var;
+            Object best = null;
+            for (Object o : items) {
+                if (best == null || sign * compare(o, best) > 0) best = o;
+            }
+            return best;
+        }
+
+        private static int compare(Object a, Object b) {
+            if (a instanceof Number x && b instanceof Number y) return Double.compare(x.doubleValue(), y.doubleValue());
+            return String.valueOf(a).compareTo(String.valueOf(b));
         }
     }
 

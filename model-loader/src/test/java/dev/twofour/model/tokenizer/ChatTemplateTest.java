@@ -26,6 +26,8 @@ class ChatTemplateTest {
             case "tiny-llama-8m" -> Goldens.tinyModel();
             case "llama3" -> Goldens.resource("chat/llama3");
             case "features" -> Goldens.resource("chat/features");
+            case "mistral" -> Goldens.resource("chat/mistral");
+            case "chatml" -> Goldens.resource("chat/chatml");
             default -> throw new IllegalArgumentException("unknown template " + template);
         };
     }
@@ -53,7 +55,7 @@ class ChatTemplateTest {
                 }));
             }
         }
-        assertTrue(tests.size() >= 36, "chat goldens missing");
+        assertTrue(tests.size() >= 60, "chat goldens missing");
         return tests;
     }
 
@@ -73,6 +75,13 @@ class ChatTemplateTest {
         ChatTemplate t = ChatTemplate.of("{{ {'a': 1, 'b': [true, none, 'x\"\\n\u00fc'], 'c': {}, 'd': 'e'} | tojson }}|"
                 + "{{ ['q'] | tojson(indent=2) }}|{{ 2.5 | tojson }}", "", "");
         assertEquals("{\"a\": 1, \"b\": [true, null, \"x\\\"\\n\u00fc\"], \"c\": {}, \"d\": \"e\"}|[\n  \"q\"\n]|2.5", t.render(List.of(), false));
+    }
+
+    @Test
+    void itemsMinMaxFilters() {
+        ChatTemplate t = ChatTemplate.of("{% for k, v in {'a': 1, 'b': 'x'} | items %}{{ k }}={{ v }};{% endfor %}"
+                + "{{ [3, 1, 2] | min }}{{ [3, 1, 2] | max }}{{ ['b', 'a'] | min }}", "", "");
+        assertEquals("a=1;b=x;13a", t.render(List.of(), false));
     }
 
     @Test
