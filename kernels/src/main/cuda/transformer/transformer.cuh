@@ -5,3 +5,4 @@
 #include "tf_elementwise.cuh"
 #include "tf_attention.cuh"
 #include "tf_sampler.cuh"
+#include "tf_gemv.cuh"

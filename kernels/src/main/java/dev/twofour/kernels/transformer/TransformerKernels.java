@@ -192,6 +192,27 @@ public final class TransformerKernels {
         }
     }
 
+    /** True when {@link #gemv} takes this shape: 1..8 rows, K and the x row stride multiples of 8, 16-byte aligned. */
+    public static boolean gemvSupports(int rows, int k, int ldx, long x, long w) {
+        return rows >= 1 && rows <= 8 && k % 8 == 0 && ldx % 8 == 0 && ((x | w) & 15) == 0;
+    }
+
+    /**
+     * Dense {@code y[r] = W x[r]} for 1..8 rows (decode), W [n][k] in {@code dtype}, fp32 accumulation; y in
+     * {@code dtype} or fp32 ({@code outF32}). Memory-bound weight streaming; see tf_gemv.cuh.
+     */
+    public void gemv(CudaStream stream, CudaDtype dtype, int rows, long x, int ldx, long w, long y, int ldy, int n, int k,
+                     boolean outF32) {
+        if (!gemvSupports(rows, k, ldx, x, w)) {
+            throw new IllegalArgumentException("gemv takes 1..8 rows, k and ldx multiples of 8 and 16-byte aligned x and W; got rows "
+                    + rows + " k " + k + " ldx " + ldx);
+        }
+        int m = rows == 1 ? 1 : rows == 2 ? 2 : rows <= 4 ? 4 : 8;
+        int warps = (n + 1) / 2;
+        fn("tf_gemv_" + sfx(dtype) + "_m" + m).launch(Dim3.of((warps + 7) / 8), Dim3.of(256), 0, stream,
+                new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(outF32 ? 1 : 0));
+    }
+
     /** Floats per row of {@code fparams}: temperature, topP, minP, repetition, frequency, presence. */
     public static final int FPARAMS = 6;
     /** Ints per row of {@code iparams}: topK, slot, seed low 32 bits, seed high 32 bits. */

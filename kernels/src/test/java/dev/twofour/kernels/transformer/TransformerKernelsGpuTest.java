@@ -327,6 +327,45 @@ class TransformerKernelsGpuTest {
     }
 
     @Test
+    void gemvMatchesReference() {
+        Random r = new Random(8);
+        for (CudaDtype dt : DTYPES) {
+            for (int[] nk : new int[][] {{1001, 4104}, {4096, 776}, {3, 8}}) {
+                int n = nk[0], k = nk[1];
+                float[] w = rand(r, n * k, 0.05f, dt);
+                DeviceBuffer dw = dev(w, dt);
+                for (int rows : new int[] {1, 2, 3, 5, 8}) {
+                    float[] x = rand(r, rows * k, 1f, dt);
+                    double[] ref = new double[rows * n];
+                    for (int m = 0; m < rows; m++)
+                        for (int j = 0; j < n; j++) {
+                            double acc = 0;
+                            for (int i = 0; i < k; i++) acc += (double) x[m * k + i] * w[j * k + i];
+                            ref[m * n + j] = acc;
+                        }
+                    float[] refF = new float[ref.length];
+                    for (int i = 0; i < ref.length; i++) refF[i] = (float) ref[i];
+                    DeviceBuffer dx = dev(x, dt);
+                    DeviceBuffer y16 = poisoned16(8 * n);
+                    tk.gemv(stream, dt, rows, dx.address(), k, dw.address(), y16.address(), n, n, k, false);
+                    float[] got = get(y16, 8 * n, dt);
+                    assertClose(refF, java.util.Arrays.copyOf(got, rows * n), ulpTol(dt), "gemv " + dt + " " + n + "x" + k + " rows " + rows);
+                    float poison = HalfFloats.toFloat(dt, (short) 0x7F7F);
+                    if (rows < 8) assertEquals(poison, got[rows * n], 0f, "rows past the count are not written");
+                    DeviceBuffer y32 = DeviceBuffer.allocate(4L * rows * n);
+                    buffers.add(y32);
+                    tk.gemv(stream, dt, rows, dx.address(), k, dw.address(), y32.address(), n, n, k, true);
+                    stream.synchronize();
+                    float[] g32 = new float[rows * n];
+                    y32.copyTo(MemorySegment.ofArray(g32));
+                    assertClose(refF, g32, 1e-5, "gemv fp32 out " + dt);
+                }
+                free();
+            }
+        }
+    }
+
+    @Test
     void samplerMatchesReferenceAndIsReproducible() {
         Random r = new Random(7);
         for (int vocab : new int[] {32000, 128256, 1001}) {

@@ -274,7 +274,7 @@ class CudaModelGpuTest {
         ModelConfig tinyShape = new ModelConfig(ModelConfig.LLAMA, 512, 1376, 2, 8, 2, 64, 3000, 1e-5, 10000, null,
                 512, false, dev.twofour.model.DType.F16, false, List.of(1), List.of(2));
         for (boolean sparse : new boolean[] {false, true}) {
-            try (CudaModel m = CudaModel.synthetic(tinyShape, CudaDtype.F16, sparse, 42, new CudaModel.Options(4, 256, 64, false, true), ctx)) {
+            try (CudaModel m = CudaModel.synthetic(tinyShape, CudaDtype.F16, sparse, 42, new CudaModel.Options(4, 256, 128, false, true), ctx)) {
                 int slot = m.newSequence();
                 int first = m.prefillAndSample(slot, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, SamplingParams.greedy(4));
                 int next = m.decodeStep(new int[] {slot}, new int[] {first}, new SamplingParams[] {SamplingParams.greedy(4)})[0];
@@ -283,6 +283,22 @@ class CudaModelGpuTest {
                 double ss = 0;
                 for (float f : logits) { assertTrue(Float.isFinite(f)); ss += f * f; }
                 assertTrue(ss > 0, "synthetic logits are not all zero");
+                m.free(slot);
+                // the many-row path (cuBLAS, or unpack + cuBLAS for 2:4) and the one-row path (our GEMV / 2:4 kernel)
+                // compute the same function: prefill of 100 tokens vs prefill of 99 + one decode step
+                int[] ids = new int[100];
+                for (int i = 0; i < ids.length; i++) ids[i] = 3 + (i * 37) % 2990;
+                int a = m.newSequence();
+                float[] many = m.prefill(a, ids, false)[0];
+                m.free(a);
+                int b = m.newSequence();
+                m.prefill(b, Arrays.copyOf(ids, 99), false);
+                m.decodeStep(new int[] {b}, new int[] {ids[99]}, new SamplingParams[] {SamplingParams.greedy(1)});
+                float[] one = m.lastDecodeLogits(1)[0];
+                m.free(b);
+                double e = relErr(one, many);
+                System.out.printf("CudaModelGpuTest: synthetic %s: one-row vs many-row logits, relative error %.2e%n", sparse ? "2:4" : "dense", e);
+                assertTrue(e < 2e-2, (sparse ? "2:4" : "dense") + " one-row vs many-row logits differ by " + e);
             }
         }
     }
