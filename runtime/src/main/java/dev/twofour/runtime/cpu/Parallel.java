@@ -14,7 +14,7 @@ final class Parallel implements AutoCloseable {
         void run(int start, int end);
     }
 
-    private static final long SPIN_NANOS = 200_000;
+    private static final long SPIN_NANOS = 50_000;
 
     private final int threads;
     private final Thread[] workers;
@@ -85,7 +85,13 @@ final class Parallel implements AutoCloseable {
         generation++;
         for (Thread w : workers) LockSupport.unpark(w);
         j.work();
-        while (j.done.get() < j.numChunks) Thread.onSpinWait();
+        // Spin briefly (the worker is usually finishing its last chunk), then yield: on a busy machine the
+        // worker may not be running, and spinning would only keep it off the core.
+        long spinUntil = System.nanoTime() + 20_000;
+        while (j.done.get() < j.numChunks) {
+            if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+            else Thread.yield();
+        }
         job = null;
         if (j.failure != null) {
             if (j.failure instanceof RuntimeException re) throw re;
