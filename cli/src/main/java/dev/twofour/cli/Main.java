@@ -12,6 +12,9 @@ import picocli.CommandLine.Command;
         description = "2:4-sparse LLM inference runtime for the JVM.",
         subcommands = {
                 InfoCommand.class,
+                GenerateCommand.class,
+                ChatCommand.class,
+                EvalCommand.class,
                 BenchCommand.class,
                 ConvertCommand.class,
                 TokenizeCommand.class,
