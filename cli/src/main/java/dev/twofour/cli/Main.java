@@ -18,6 +18,8 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 ConvertCommand.class,
                 TokenizeCommand.class,
+                PruneCommand.class,
+                ServeCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
