@@ -18,7 +18,6 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 ConvertCommand.class,
                 TokenizeCommand.class,
-                PruneCommand.class,
                 ServeCommand.class,
                 CommandLine.HelpCommand.class,
         })
