@@ -38,18 +38,24 @@ final class Goldens {
         return resource("tokenizer/tiny-llama-8m");
     }
 
-    private static Path spmLegacy;
+    private static Path llama2Normalizer;
+
+    /** The Llama 2 tokenizer.json converted by transformers (tokenizer/goldens/llama2). */
+    static Path llama2() {
+        return resource("tokenizer/goldens/llama2");
+    }
 
     /**
-     * tokenizer/spm-style with the legacy Llama 2 layout of HF's meta-llama/Llama-2-7b-hf tokenizer.json:
-     * normalizer Prepend("▁") + Replace(" ", "▁") instead of the Metaspace pre-tokenizer, merges as "a b" strings.
-     * Made at test time so the 1.4 MB vocabulary is stored once.
+     * tokenizer/goldens/llama2 in the layout of older Hugging Face Llama/Mistral tokenizer.json files (e.g.
+     * meta-llama/Llama-2-7b-hf): normalizer Prepend("▁") + Replace(" ", "▁") instead of the Metaspace
+     * pre-tokenizer, merges as "a b" strings. Written at test time so the 3.6 MB vocabulary is stored once;
+     * its goldens (tokenizer/local/llama2-normalizer.json) come from HF tokenizers on the same rewrite.
      */
-    static synchronized Path spmLegacyStyle() {
-        if (spmLegacy != null) return spmLegacy;
+    static synchronized Path llama2NormalizerStyle() {
+        if (llama2Normalizer != null) return llama2Normalizer;
         try {
             com.fasterxml.jackson.databind.node.ObjectNode root =
-                    (com.fasterxml.jackson.databind.node.ObjectNode) json(resource("tokenizer/spm-style").resolve("tokenizer.json"));
+                    (com.fasterxml.jackson.databind.node.ObjectNode) json(llama2().resolve("tokenizer.json"));
             com.fasterxml.jackson.databind.node.ObjectNode normalizer = JSON.createObjectNode().put("type", "Sequence");
             normalizer.putArray("normalizers")
                     .add(JSON.createObjectNode().put("type", "Prepend").put("prepend", "\u2581"))
@@ -60,14 +66,14 @@ final class Goldens {
             com.fasterxml.jackson.databind.node.ArrayNode merges = JSON.createArrayNode();
             for (JsonNode m : root.path("model").path("merges")) merges.add(m.get(0).asText() + " " + m.get(1).asText());
             ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("model")).set("merges", merges);
-            Path dir = Files.createTempDirectory("spm-legacy-style");
+            Path dir = Files.createTempDirectory("llama2-normalizer-style");
             dir.toFile().deleteOnExit();
             Path file = dir.resolve("tokenizer.json");
             JSON.writeValue(file.toFile(), root);
             file.toFile().deleteOnExit();
-            Files.copy(resource("tokenizer/spm-style").resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+            Files.copy(llama2().resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
             dir.resolve("tokenizer_config.json").toFile().deleteOnExit();
-            spmLegacy = dir;
+            llama2Normalizer = dir;
             return dir;
         } catch (IOException e) {
             throw new IllegalStateException(e);

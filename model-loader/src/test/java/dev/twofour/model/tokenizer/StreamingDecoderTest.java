@@ -19,7 +19,7 @@ class StreamingDecoderTest {
         Random rnd = new Random(424242);
         int splitChars = 0;
         for (Tokenizer tok : List.of(TINY, SPM)) {
-            for (int i = 0; i < 200; i++) {
+            for (int i = 0; i < 120; i++) {
                 String text = RandomText.next(rnd, 1 + rnd.nextInt(50));
                 int[] ids = tok.encode(text, rnd.nextBoolean());
                 StreamingDecoder d = tok.newStreamingDecoder();
@@ -35,7 +35,7 @@ class StreamingDecoderTest {
                 assertEquals(tok.decode(ids), all.toString(), "stream of " + TokenizerGoldenTest.quote(text));
             }
         }
-        assertTrue(splitChars > 100, "the test text should split characters across tokens; it did " + splitChars + " times");
+        assertTrue(splitChars > 60, "the test text should split characters across tokens; it did " + splitChars + " times");
     }
 
     @Test

@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Ids, tokens and decoded text against Hugging Face tokenizers, per test string:
  * tokenizer/local/*.json (HF tokenizers' Node binding, made on the CPU machine by
- * tools/goldens/local_tokenizer_goldens.js) and tokenizer/goldens/*.json (transformers on the GPU machine, made by
+ * tools/goldens/local_tokenizer_goldens.js, with more strings: added-token flags, odd Unicode) and tokenizer/goldens/*.json (transformers on the GPU machine, made by
  * tools/goldens/make_tokenizer_goldens.py), each with the tokenizer folder it was made from.
  */
 class TokenizerGoldenTest {
@@ -24,8 +24,8 @@ class TokenizerGoldenTest {
     private static final String[][] SETS = {
             {"tokenizer/local/tiny-llama-8m.json", "tokenizer/tiny-llama-8m"},
             {"tokenizer/local/llama3-style.json", "tokenizer/llama3-style"},
-            {"tokenizer/local/spm-style.json", "tokenizer/spm-style"},
-            {"tokenizer/local/spm-legacy-style.json", "derived:spm-legacy-style"},
+            {"tokenizer/local/llama2-more.json", "tokenizer/goldens/llama2"},
+            {"tokenizer/local/llama2-normalizer.json", "derived:llama2-normalizer-style"},
             {"tokenizer/goldens/tiny-llama-8m.json", "tokenizer/tiny-llama-8m"},
             {"tokenizer/goldens/llama2.json", "tokenizer/goldens/llama2"},
             {"tokenizer/goldens/llama2-legacy.json", "tokenizer/goldens/llama2-legacy"},
@@ -37,7 +37,7 @@ class TokenizerGoldenTest {
         int found = 0;
         for (String[] set : SETS) {
             Path golden = Goldens.resource(set[0]);
-            Path dir = set[1].equals("derived:spm-legacy-style") ? Goldens.spmLegacyStyle() : Goldens.resource(set[1]);
+            Path dir = set[1].equals("derived:llama2-normalizer-style") ? Goldens.llama2NormalizerStyle() : Goldens.resource(set[1]);
             if (golden == null || dir == null || !Files.exists(dir.resolve("tokenizer.json"))) continue;
             found++;
             Tokenizer tok = Goldens.tokenizer(dir);
