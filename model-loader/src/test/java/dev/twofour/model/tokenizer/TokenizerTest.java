@@ -107,7 +107,7 @@ class TokenizerTest {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(text, TINY.decode(ids));
         assertEquals(text, SPM.decode(spm));
-        assertTrue(ms < 3000, "encoding 60k chars twice took " + ms + " ms");
+        assertTrue(ms < 10_000, "encoding 60k chars twice took " + ms + " ms");
     }
 
     @Test
