@@ -12,6 +12,7 @@ import dev.twofour.runtime.batch.SequenceRequest;
 import dev.twofour.runtime.batch.TokenSink;
 
 import dev.twofour.cuda.BackendChoice;
+import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.model.DType;
@@ -95,6 +96,10 @@ public final class RuntimeEngine implements CompletionEngine {
         if (s.preset() != null && choice == BackendChoice.CPU) {
             throw new IllegalArgumentException("--preset " + s.preset() + " makes synthetic weights on the GPU and needs the CUDA"
                     + " backend; use --backend cuda (or auto) on a machine with a GPU, or --model DIR for the CPU");
+        }
+        if (s.preset() != null && !Cuda.isAvailable()) {
+            throw new IllegalArgumentException("--preset " + s.preset() + " makes synthetic weights on the GPU and needs the CUDA"
+                    + " backend, which is not usable here (" + Cuda.unavailableReason() + "); serve a model folder with --model DIR instead");
         }
         BackendChoice resolved = choice.resolve(log);
         return resolved == BackendChoice.CUDA ? openCuda(s, defaultTokenizerDir, log) : openCpu(s, log);
