@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (no Java, no Maven, no network; cwd = repo root; $OUT = output folder),
 # from what scripts/device/pack.sh put into device-pack/:
-#   bash scripts/device/run.sh [EXTRA ...]
+#   bash scripts/device/run.sh [--pack DIR] [EXTRA ...]      (DIR: what pack.sh's PACK_DIR was; default device-pack)
 # 1. unpacks the JDK to /tmp/jdk; sets TWOFOUR_CUDA_LIB_DIRS to /usr/local/cuda/lib64 and the
 #    cuSPARSELt folder of the Python site-packages; installs the prebuilt CLI under cli/target;
 # 2. ./twofour info; 3. the gpu-tagged tests of every module (JUnit console launcher);
@@ -15,6 +15,7 @@ out=${OUT:-$root/device-out}
 mkdir -p "$out"
 exec > >(tee -a "$out/run.log") 2>&1
 pack=$root/device-pack
+if [[ ${1:-} == --pack ]]; then pack=$root/${2:?--pack needs a folder}; shift 2; fi
 [[ -f $pack/jdk.tgz ]] || { echo "run.sh: $pack/jdk.tgz is missing: run scripts/device/pack.sh first and carry device-pack"; exit 2; }
 
 rm -rf /tmp/jdk && tar xzf "$pack/jdk.tgz" -C /tmp
@@ -46,9 +47,12 @@ echo "== ./twofour info"
 echo "== gpu-tagged tests"
 console=$(ls "$pack"/test-lib/junit-platform-console-standalone-*.jar | head -1)
 rm -rf /tmp/junit-reports
+# The XML report needs the java.xml module; a JDK packed without it (to save space) gets the log only.
+reports=()
+java --list-modules 2>/dev/null | grep -q '^java.xml@' && reports=(--reports-dir /tmp/junit-reports)
 java "${flags[@]}" -cp "$console:$tests_cp:$libs_cp" org.junit.platform.console.ConsoleLauncher execute \
   --scan-classpath "$tests_cp" --include-tag gpu --include-engine junit-jupiter \
-  --reports-dir /tmp/junit-reports --details tree --disable-banner --disable-ansi-colors
+  "${reports[@]}" --details tree --disable-banner --disable-ansi-colors
 rc=$?; summary+=("gpu tests|$rc")
 cp /tmp/junit-reports/TEST-junit-jupiter.xml "$out/junit.xml" 2>/dev/null || true
 

@@ -230,6 +230,8 @@ public final class GemmBench {
                 CusparseLtGemm g0 = gs.getFirst();
                 CusparseLtGemm.Config bestCfg = g0.config();
                 double bestT = Double.MAX_VALUE;
+                long deadline = System.nanoTime() + 3_000_000_000L;  // the sweep gets 3 s per shape and M
+                sweep:
                 for (int id = 0; id <= g0.maxConfigId(); id++) {
                     for (int splitK : new int[] {1, 2, 4}) {
                         try {
@@ -240,6 +242,7 @@ public final class GemmBench {
                         double t = GpuTimer.time(stream, gs.size(), 1, Math.max(2, o.iters() / 4), 3,
                                 c -> gs.get(c).matmul(stream, x.address(), y.address())).medianMicros();
                         if (t < bestT) { bestT = t; bestCfg = g0.config(); }
+                        if (System.nanoTime() > deadline) break sweep;
                     }
                 }
                 for (CusparseLtGemm g : gs) g.setConfig(bestCfg.configId(), bestCfg.splitK(), bestCfg.splitKMode());
