@@ -28,6 +28,23 @@ interface PreTokenizer {
 
     static PreTokenizer fromJson(JsonNode node, String where) {
         if (node == null || node.isNull()) return null;
+        PreTokenizer inner = build(node, where);
+        // Hugging Face never passes or keeps empty pieces.
+        return pieces -> {
+            List<Piece> out = new ArrayList<>();
+            for (Piece p : inner.split(nonEmpty(pieces))) if (!p.text().isEmpty()) out.add(p);
+            return out;
+        };
+    }
+
+    private static List<Piece> nonEmpty(List<Piece> pieces) {
+        for (Piece p : pieces) {
+            if (p.text().isEmpty()) return pieces.stream().filter(q -> !q.text().isEmpty()).toList();
+        }
+        return pieces;
+    }
+
+    private static PreTokenizer build(JsonNode node, String where) {
         String type = node.path("type").asText("");
         switch (type) {
             case "Sequence": {
