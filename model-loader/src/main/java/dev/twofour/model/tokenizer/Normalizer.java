@@ -10,6 +10,16 @@ import java.util.regex.Matcher;
 interface Normalizer {
     String normalize(String text);
 
+    /**
+     * Lowercase one code point at a time, as Rust's char::to_lowercase does in Hugging Face: no context rules, so a
+     * final capital sigma becomes σ, not ς (String.toLowerCase would apply the final-sigma rule).
+     */
+    private static String lowercaseEachCodePoint(String text) {
+        StringBuilder b = new StringBuilder(text.length());
+        text.codePoints().forEach(cp -> b.append(new String(Character.toChars(cp)).toLowerCase(java.util.Locale.ROOT)));
+        return b.toString();
+    }
+
     static Normalizer fromJson(JsonNode node, String where) {
         if (node == null || node.isNull()) return null;
         String type = node.path("type").asText("");
@@ -48,7 +58,7 @@ interface Normalizer {
             case "NFKD":
                 return text -> java.text.Normalizer.normalize(text, java.text.Normalizer.Form.NFKD);
             case "Lowercase":
-                return text -> text.toLowerCase(java.util.Locale.ROOT);
+                return Normalizer::lowercaseEachCodePoint;
             case "Strip": {
                 boolean left = node.path("strip_left").asBoolean(true);
                 boolean right = node.path("strip_right").asBoolean(true);
