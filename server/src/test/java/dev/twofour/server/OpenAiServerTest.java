@@ -358,6 +358,17 @@ class OpenAiServerTest {
         assertThrows(java.io.IOException.class, () -> http.get("/health"), "the listener is closed");
     }
 
+    @Test void theLoadGeneratorCountsTokensAndRequests() throws Exception {
+        start(ServerOptions.localhost(), new FakeEngine(8, 8, 1, CONTEXT));
+        LoadGenerator.Result r = new LoadGenerator(server.baseUri(), "fake-model", null).run(4, 2, 10, "hi");
+        assertEquals(8, r.requests());
+        assertEquals(80, r.generatedTokens());
+        assertEquals(0, r.failures());
+        assertTrue(r.tokensPerSecond() > 0 && r.meanTtftMillis() > 0);
+        LoadGenerator.Result bad = new LoadGenerator(server.baseUri(), "wrong-model", null).run(2, 1, 5, "hi");
+        assertEquals(2, bad.failures());
+    }
+
     private HttpResponse<String> post(String body) {
         try {
             return http.post("/v1/completions", body);
