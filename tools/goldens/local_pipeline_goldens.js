@@ -49,7 +49,7 @@ const normalizers = [{ type: 'NFC' }, { type: 'NFD' }, { type: 'NFKC' }, { type:
   { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
   { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Prepend', prepend: '\u2581' }, { type: 'Replace', pattern: { String: ' ' }, content: '\u2581' }] }];
 const normTexts = ['', 'Hello World', '\uff28\uff45\uff4c\uff4c\uff4f \ufb01ne', 'e\u0301 \u00e9', ' \u00dcn\u00efc\u00f6d\u00e9 ', '\u03a3\u0391\u03a3',
-  '\u0130stanbul', '  a \t b  \n', '\u00bd \u2460 \u2126'];
+  '\u0130stanbul', '  a \t b  \n', '\u00bd \u2460 \u2126', '\u00a0\u3000 x \u001f\u2028'];
 for (const config of normalizers) {
   const norm = tokenizerWith('normalizer', config).getNormalizer();
   for (const text of normTexts) cases.push({ kind: 'normalizer', config, text, output: norm.normalizeString(text) });

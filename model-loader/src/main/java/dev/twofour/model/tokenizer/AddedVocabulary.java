@@ -150,7 +150,7 @@ final class AddedVocabulary {
         }
 
         private static boolean isWhitespace(int cp) {
-            return Character.isWhitespace(cp) || Character.isSpaceChar(cp) || cp == 0x85;
+            return UnicodeWhiteSpace.is(cp);
         }
     }
 }

@@ -62,11 +62,7 @@ interface Normalizer {
             case "Strip": {
                 boolean left = node.path("strip_left").asBoolean(true);
                 boolean right = node.path("strip_right").asBoolean(true);
-                return text -> {
-                    if (left) text = text.stripLeading();
-                    if (right) text = text.stripTrailing();
-                    return text;
-                };
+                return text -> UnicodeWhiteSpace.strip(text, left, right);
             }
             default:
                 throw new TokenizerException(where + ": normalizer type '" + type + "' is not supported"
