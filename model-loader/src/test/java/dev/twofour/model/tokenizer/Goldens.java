@@ -48,28 +48,23 @@ final class Goldens {
     /**
      * tokenizer/goldens/llama2 in the layout of older Hugging Face Llama/Mistral tokenizer.json files (e.g.
      * meta-llama/Llama-2-7b-hf): normalizer Prepend("▁") + Replace(" ", "▁") instead of the Metaspace
-     * pre-tokenizer, merges as "a b" strings. Written at test time so the 3.6 MB vocabulary is stored once;
-     * its goldens (tokenizer/local/llama2-normalizer.json) come from HF tokenizers on the same rewrite.
+     * pre-tokenizer. Written at test time (a text edit of the two top-level entries, so the 3.6 MB file is not parsed
+     * twice) so the vocabulary is stored once; its goldens (tokenizer/local/llama2-normalizer.json) come from HF
+     * tokenizers on the same rewrite.
      */
     static synchronized Path llama2NormalizerStyle() {
         if (llama2Normalizer != null) return llama2Normalizer;
         try {
-            com.fasterxml.jackson.databind.node.ObjectNode root =
-                    (com.fasterxml.jackson.databind.node.ObjectNode) json(llama2().resolve("tokenizer.json"));
-            com.fasterxml.jackson.databind.node.ObjectNode normalizer = JSON.createObjectNode().put("type", "Sequence");
-            normalizer.putArray("normalizers")
-                    .add(JSON.createObjectNode().put("type", "Prepend").put("prepend", "\u2581"))
-                    .add(JSON.createObjectNode().put("type", "Replace").put("content", "\u2581")
-                            .set("pattern", JSON.createObjectNode().put("String", " ")));
-            root.set("normalizer", normalizer);
-            root.putNull("pre_tokenizer");
-            com.fasterxml.jackson.databind.node.ArrayNode merges = JSON.createArrayNode();
-            for (JsonNode m : root.path("model").path("merges")) merges.add(m.get(0).asText() + " " + m.get(1).asText());
-            ((com.fasterxml.jackson.databind.node.ObjectNode) root.get("model")).set("merges", merges);
+            String text = Files.readString(llama2().resolve("tokenizer.json"));
+            String normalizer = "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": ["
+                    + "{\"type\": \"Prepend\", \"prepend\": \"\u2581\"}, "
+                    + "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\u2581\"}]}";
+            text = replaceOnce(text, "\"normalizer\":\\s*null", normalizer);
+            text = replaceOnce(text, "\"pre_tokenizer\":\\s*\\{[^{}]*\"type\":\\s*\"Metaspace\"[^{}]*\\}", "\"pre_tokenizer\": null");
             Path dir = Files.createTempDirectory("llama2-normalizer-style");
             dir.toFile().deleteOnExit();
             Path file = dir.resolve("tokenizer.json");
-            JSON.writeValue(file.toFile(), root);
+            Files.writeString(file, text);
             file.toFile().deleteOnExit();
             Files.copy(llama2().resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
             dir.resolve("tokenizer_config.json").toFile().deleteOnExit();
@@ -78,6 +73,14 @@ final class Goldens {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static String replaceOnce(String text, String regex, String replacement) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(regex).matcher(text);
+        if (!m.find()) throw new IllegalStateException("tokenizer/goldens/llama2/tokenizer.json has no " + regex);
+        String out = text.substring(0, m.start()) + replacement + text.substring(m.end());
+        if (m.find()) throw new IllegalStateException("tokenizer/goldens/llama2/tokenizer.json has " + regex + " twice");
+        return out;
     }
 
     static JsonNode json(Path file) {
