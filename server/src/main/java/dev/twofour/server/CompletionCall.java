@@ -38,6 +38,7 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
     private volatile boolean shutdownAbort;
 
     // state while answering (request thread only)
+    private boolean endedByEngine; // STOP / LENGTH / error seen: nothing to cancel
     private int promptTokens;
     private int completionTokens;
     private long lastTokenNanos;
@@ -104,8 +105,11 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
         try {
             return req.stream() ? stream(ex) : collect(ex);
         } finally {
-            // Whatever happened (client gone, write error, stop string), free the sequence now.
-            generation.cancel();
+            // Ended early (client gone, stop string, shutdown): free the sequence and its cache now.
+            if (!endedByEngine) {
+                generation.cancel();
+                server.metrics.cancelled();
+            }
         }
     }
 
@@ -150,9 +154,13 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
                 case CompletionEngine.FinishReason r -> {
                     text.append(stop.push(decoder.flush()));
                     text.append(stop.flush());
-                    finish = stop.stopped() ? "stop" : finishReason(r);
+                    String engineReason = finishReason(r);
+                    finish = stop.stopped() ? "stop" : engineReason;
                 }
-                case ErrorEvent e -> error = e.message();
+                case ErrorEvent e -> {
+                    endedByEngine = true;
+                    error = e.message();
+                }
                 default -> throw new IllegalStateException("unexpected event " + ev);
             }
         }
@@ -217,9 +225,11 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
                 case CompletionEngine.FinishReason r -> {
                     String tail = stop.push(decoder.flush()) + stop.flush();
                     if (!tail.isEmpty()) write(out, textChunk(tail, null, textOffset));
-                    finish = stop.stopped() ? "stop" : finishReason(r);
+                    String engineReason = finishReason(r);
+                    finish = stop.stopped() ? "stop" : engineReason;
                 }
                 case ErrorEvent e -> {
+                    endedByEngine = true;
                     ApiException err = new ApiException(500, "server_error", null, "generation_failed",
                             "generation failed: " + e.message(), 0);
                     write(out, mapper.writeValueAsString(server.errorBody(err)));
@@ -342,13 +352,11 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
     }
 
     private String finishReason(CompletionEngine.FinishReason r) {
+        endedByEngine = r != CompletionEngine.FinishReason.ABORTED;
         return switch (r) {
             case STOP -> "stop";
             case LENGTH -> "length";
-            case ABORTED -> {
-                server.metrics.cancelled();
-                yield "abort"; // only reached when the server is shutting down (vLLM's name for it)
-            }
+            case ABORTED -> "abort"; // only reached when the server is shutting down (vLLM's name for it)
         };
     }
 
@@ -370,12 +378,7 @@ final class CompletionCall implements CompletionEngine.GenerationListener {
     }
 
     private void writeRaw(OutputStream out, String s) throws IOException {
-        try {
-            out.write(s.getBytes(StandardCharsets.UTF_8));
-            out.flush();
-        } catch (IOException e) {
-            server.metrics.cancelled(); // the client went away; run() frees the sequence
-            throw e;
-        }
+        out.write(s.getBytes(StandardCharsets.UTF_8)); // an IOException: the client went away; run() frees the sequence
+        out.flush();
     }
 }

@@ -151,6 +151,9 @@ class OpenAiServerTest {
         List<String> data = http.stream("/v1/completions", body + ",\"stream\":true}");
         assertEquals(expected, Http.streamedText(data));
         assertEquals("stop", Http.json(data.get(data.size() - 2)).get("choices").get(0).get("finish_reason").asText());
+        // a stop string ends the generation early: both sequences were cancelled and freed
+        waitFor(() -> engine.stats().runningSequences() == 0);
+        assertEquals(2.0, Http.metric(http.get("/metrics").body(), "twofour_generations_cancelled_total"));
     }
 
     @Test void endOfSequenceFinishesWithStop() throws Exception {
