@@ -64,7 +64,7 @@ public final class DecodeSpeed {
         };
         for (boolean sp : modes) {
             String mode = sp ? "2:4" : "dense";
-            CudaModel.Options opts = new CudaModel.Options(maxBatch, maxContext, prefill, false, graphs);
+            CudaModel.Options opts = new CudaModel.Options(maxBatch, maxContext, Math.max(prefill, 512), false, graphs);
             long t0 = System.nanoTime();
             try (CudaModel m = CudaModel.synthetic(config, dtype, sp, 7, opts, ctx)) {
                 double loadS = (System.nanoTime() - t0) / 1e9;
