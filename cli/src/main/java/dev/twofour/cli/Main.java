@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 BenchCommand.class,
                 ConvertCommand.class,
                 TokenizeCommand.class,
+                PruneCommand.class,
                 ServeCommand.class,
                 CommandLine.HelpCommand.class,
         })

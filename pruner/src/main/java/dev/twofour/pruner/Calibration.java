@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
  * Calibration sequences from a text file: documents (separated by a blank line) are tokenized
  * as they are and concatenated as BOS + ids + EOS (the protocol of our perplexity evaluation),
  * then {@code samples} windows of {@code seqLen} tokens are cut at seeded random offsets.
+ * Same file, tokenizer and seed: same sequences.
  */
 public final class Calibration {
     private Calibration() {}
@@ -23,6 +24,12 @@ public final class Calibration {
         return Math.min(2048, maxPositionEmbeddings);
     }
 
+    /**
+     * {@code samples} windows of {@code seqLen} tokens. Documents are visited in a seeded random
+     * order and tokenized until the stream holds 4× the tokens needed (or the file ends), so a
+     * large calibration file costs only what is used; windows start at seeded random offsets
+     * of that stream.
+     */
     public static int[][] sample(Path textFile, Tokenizer tokenizer, int samples, int seqLen, long seed) throws IOException {
         if (samples < 1) throw new IllegalArgumentException("--samples must be ≥ 1, got " + samples);
         if (seqLen < 2) throw new IllegalArgumentException("--seqlen must be ≥ 2, got " + seqLen);
@@ -30,12 +37,13 @@ public final class Calibration {
             throw new IOException("calibration file " + textFile + " does not exist or is not a file; pass a plain-text file with --calib");
         }
         String text = Files.readString(textFile, StandardCharsets.UTF_8);
-        int[] stream = tokenizeDocuments(text, tokenizer);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        long wanted = Math.max(4L * samples * seqLen, 2L * seqLen);
+        int[] stream = tokenizeDocuments(text, tokenizer, rnd, wanted);
         if (stream.length < seqLen) {
             throw new IllegalArgumentException("calibration file " + textFile + " has only " + stream.length
                     + " tokens, fewer than one sequence of --seqlen " + seqLen + "; use a longer file or a smaller --seqlen");
         }
-        SplittableRandom rnd = new SplittableRandom(seed);
         int[][] out = new int[samples][];
         for (int s = 0; s < samples; s++) {
             int start = rnd.nextInt(stream.length - seqLen + 1);
@@ -44,19 +52,23 @@ public final class Calibration {
         return out;
     }
 
-    static int[] tokenizeDocuments(String text, Tokenizer tokenizer) {
+    /** BOS + ids + EOS of documents in a seeded random order, until {@code wanted} tokens or the end. */
+    static int[] tokenizeDocuments(String text, Tokenizer tokenizer, SplittableRandom rnd, long wanted) {
         int bos = tokenizer.bosId();
         List<Integer> eosIds = tokenizer.eosIds();
         int eos = eosIds.isEmpty() ? -1 : eosIds.getFirst();
+        List<String> docs = new ArrayList<>();
+        for (String doc : text.split("\n\n", -1)) if (!doc.isBlank()) docs.add(doc);
+        for (int i = docs.size() - 1; i > 0; i--) java.util.Collections.swap(docs, i, rnd.nextInt(i + 1));
         List<int[]> parts = new ArrayList<>();
-        int total = 0;
-        for (String doc : text.split("\n\n", -1)) {
-            if (doc.isBlank()) continue;
+        long total = 0;
+        for (String doc : docs) {
+            if (total >= wanted) break;
             int[] ids = tokenizer.encode(doc, false);
             parts.add(ids);
             total += ids.length + (bos >= 0 ? 1 : 0) + (eos >= 0 ? 1 : 0);
         }
-        int[] all = new int[total];
+        int[] all = new int[Math.toIntExact(total)];
         int p = 0;
         for (int[] ids : parts) {
             if (bos >= 0) all[p++] = bos;

@@ -8,7 +8,7 @@ package dev.twofour.pruner;
  * Defaults measured on the tiny model: docs/PRUNING.md, "Choosing the schedule".
  */
 public record ProxSchedule(double tau0, double growth, int maxIterations) {
-    public static final ProxSchedule DEFAULT = new ProxSchedule(0.02, 1.1, 150);
+    public static final ProxSchedule DEFAULT = new ProxSchedule(0.005, 1.05, 300);
 
     public ProxSchedule {
         if (!(tau0 > 0)) throw new IllegalArgumentException("prox tau0 must be > 0, got " + tau0);
