@@ -106,6 +106,17 @@ public final class Tokenizer {
         if (!hasTemplate && bosId >= 0 && tokenizerConfig != null && tokenizerConfig.path("add_bos_token").asBoolean(false)) {
             prefix.add(bosId);
         }
+        // transformers' Llama tokenizer class rebuilds the post-processor from add_bos_token/add_eos_token, so for
+        // it explicit flags in tokenizer_config.json win over tokenizer.json's template.
+        if (tokenizerConfig != null && isLlamaTokenizerClass(tokenizerConfig)
+                && (tokenizerConfig.has("add_bos_token") || tokenizerConfig.has("add_eos_token"))) {
+            String eosText = tokenText(tokenizerConfig.get("eos_token"));
+            int eosId = eosText == null ? -1 : idOf(eosText, model, added);
+            prefix.clear();
+            suffix.clear();
+            if (tokenizerConfig.path("add_bos_token").asBoolean(true) && bosId >= 0) prefix.add(bosId);
+            if (tokenizerConfig.path("add_eos_token").asBoolean(false) && eosId >= 0) suffix.add(eosId);
+        }
 
         Set<Integer> eos = new LinkedHashSet<>();
         addIds(config == null ? null : config.get("eos_token_id"), eos);
@@ -130,7 +141,8 @@ public final class Tokenizer {
      * Ids of text. parseSpecial: whether special-token text in it (e.g. "&lt;|eot_id|&gt;") becomes the special
      * token; leave it false for user-provided text. Non-special added tokens are always matched.
      * addBos: add what Hugging Face's add_special_tokens=True adds (the post-processor's template: BOS for the
-     * Llama families; nothing for tokenizers without one, unless tokenizer_config.json says add_bos_token).
+     * Llama families; nothing for tokenizers without one, unless tokenizer_config.json says add_bos_token; for the
+     * LlamaTokenizer class, tokenizer_config.json's add_bos_token/add_eos_token decide, as in transformers).
      */
     public int[] encode(String text, boolean addBos, boolean parseSpecial) {
         Bpe.IntList ids = new Bpe.IntList();
@@ -235,6 +247,12 @@ public final class Tokenizer {
 
     Path source() {
         return source;
+    }
+
+    private static boolean isLlamaTokenizerClass(JsonNode tokenizerConfig) {
+        String cls = tokenizerConfig.path("tokenizer_class").asText("");
+        return cls.equals("LlamaTokenizer") || cls.equals("LlamaTokenizerFast")
+                || cls.equals("CodeLlamaTokenizer") || cls.equals("CodeLlamaTokenizerFast");
     }
 
     private static int idOf(String token, Bpe model, AddedVocabulary added) {

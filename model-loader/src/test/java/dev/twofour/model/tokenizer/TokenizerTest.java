@@ -111,6 +111,18 @@ class TokenizerTest {
     }
 
     @Test
+    void llamaTokenizerClassFlagsDecideBosAndEos(@TempDir Path dir) throws IOException {
+        Files.copy(Goldens.llama2().resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"tokenizer_class\": \"LlamaTokenizer\","
+                + " \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_bos_token\": false, \"add_eos_token\": true}");
+        assertArrayEquals(new int[]{15043, 2}, Tokenizer.load(dir).encode("Hello", true));
+        // Another class keeps tokenizer.json's template (BOS only).
+        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"tokenizer_class\": \"PreTrainedTokenizerFast\","
+                + " \"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"add_bos_token\": false, \"add_eos_token\": true}");
+        assertArrayEquals(new int[]{1, 15043}, Tokenizer.load(dir).encode("Hello", true));
+    }
+
+    @Test
     void unknownIdIsAnError() {
         TokenizerException e = assertThrows(TokenizerException.class, () -> TINY.decode(new int[]{5, 9000}));
         assertTrue(e.getMessage().contains("9000"), e.getMessage());
