@@ -78,7 +78,7 @@ public record BenchTarget(Path modelDir, Path sparseDir, String preset, boolean 
 
     /** fp16/bf16 on the GPU; on the CPU the checkpoint's dtype (math in fp32). */
     public String dtypeName() {
-        if (gpu) return dtype.name().toLowerCase(Locale.ROOT).replace("f16", "fp16").replace("bfp16", "bf16");
+        if (gpu) return dtype == CudaDtype.F16 ? "fp16" : "bf16";
         return config().dtype().name().toLowerCase(Locale.ROOT) + " weights, fp32 math";
     }
 
