@@ -1,7 +1,6 @@
 package dev.twofour.model.tokenizer;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -190,22 +189,8 @@ final class Bpe {
             for (int v : values) add(v);
         }
 
-        int size() {
-            return size;
-        }
-
-        int get(int i) {
-            return data[i];
-        }
-
         int[] toArray() {
             return java.util.Arrays.copyOf(data, size);
-        }
-
-        List<Integer> toList() {
-            List<Integer> l = new ArrayList<>(size);
-            for (int i = 0; i < size; i++) l.add(data[i]);
-            return l;
         }
     }
 }

@@ -127,11 +127,6 @@ public final class ChatTemplate {
         return result.getOutput();
     }
 
-    /** The template text as rendered (after the pre-pass). */
-    String templateText() {
-        return template;
-    }
-
     static String templateFromConfig(JsonNode node) {
         if (node == null || node.isNull()) return null;
         if (node.isTextual()) return node.asText();

@@ -37,11 +37,9 @@ public final class Tokenizer {
     private final int bosId;
     private final List<Integer> eosIds;
     private final int vocabSize;
-    private final String chatTemplateFromConfig;
 
     private Tokenizer(Path source, Normalizer normalizer, PreTokenizer preTokenizer, Bpe model, Decoder decoder,
-                      AddedVocabulary added, int[] bosPrefix, int[] bosSuffix, int bosId, List<Integer> eosIds,
-                      String chatTemplateFromConfig) {
+                      AddedVocabulary added, int[] bosPrefix, int[] bosSuffix, int bosId, List<Integer> eosIds) {
         this.source = source;
         this.normalizer = normalizer;
         this.preTokenizer = preTokenizer;
@@ -52,7 +50,6 @@ public final class Tokenizer {
         this.bosSuffix = bosSuffix;
         this.bosId = bosId;
         this.eosIds = List.copyOf(eosIds);
-        this.chatTemplateFromConfig = chatTemplateFromConfig;
         int max = model.maxId();
         for (AddedVocabulary.AddedToken t : added.tokens()) max = Math.max(max, t.id());
         this.vocabSize = max + 1;
@@ -124,12 +121,9 @@ public final class Tokenizer {
         String eosToken = tokenText(tokenizerConfig == null ? null : tokenizerConfig.get("eos_token"));
         if (eosToken != null && idOf(eosToken, model, added) >= 0) eos.add(idOf(eosToken, model, added));
 
-        String chatTemplate = null;
-        if (tokenizerConfig != null) chatTemplate = ChatTemplate.templateFromConfig(tokenizerConfig.get("chat_template"));
-
         return new Tokenizer(file, normalizer, preTokenizer, model, decoder, added,
                 prefix.stream().mapToInt(Integer::intValue).toArray(), suffix.stream().mapToInt(Integer::intValue).toArray(),
-                bosId, new ArrayList<>(eos), chatTemplate);
+                bosId, new ArrayList<>(eos));
     }
 
     /** Ids of text without BOS (addBos false) or with what the tokenizer adds to a sequence (BOS for Llama). */
@@ -238,11 +232,6 @@ public final class Tokenizer {
     /** Whether id is one of tokenizer.json's added tokens (special or not). */
     boolean isAdded(int id) {
         return added.byId(id) != null;
-    }
-
-    /** The chat template of tokenizer_config.json, if there is one (chat_template.jinja is read by ChatTemplate). */
-    String chatTemplateFromConfig() {
-        return chatTemplateFromConfig;
     }
 
     Path source() {
