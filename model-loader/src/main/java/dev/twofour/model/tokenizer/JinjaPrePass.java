@@ -22,7 +22,8 @@ import java.util.regex.Pattern;
  * }</pre>
  * Whitespace-control marks ({@code {%-}, {@code -%}}) stay where they were; trim_blocks/lstrip_blocks act on the
  * replacement tags as on the originals. A filtered loop over a tuple target ({@code for k, v in ... if}) is refused
- * with an explanation rather than rendered wrongly. Comments and raw blocks are left alone.
+ * with an explanation rather than rendered wrongly. Comments and raw blocks are left alone. transformers'
+ * {@code {% generation %}...{% endgeneration %}} (which only marks assistant text) becomes an always-true if.
  */
 final class JinjaPrePass {
     private static final Pattern TAG = Pattern.compile("\\{#.*?#\\}|\\{%([-+]?)\\s*(.*?)\\s*([-+]?)%\\}", Pattern.DOTALL);
@@ -71,6 +72,10 @@ final class JinjaPrePass {
                 case "set" -> {
                     if (!tag.body().contains("=")) stack.push(new Block(tag)); // {% set x %}...{% endset %}
                 }
+                case "generation" ->
+                    // transformers' {% generation %} marks assistant text for masks and renders its body unchanged.
+                        edits.add(new Edit(tag.start(), tag.end(), "{%" + tag.left() + " if true " + tag.right() + "%}"));
+                case "endgeneration" -> edits.add(new Edit(tag.start(), tag.end(), "{%" + tag.left() + " endif " + tag.right() + "%}"));
                 case "else" -> {
                     if (!stack.isEmpty()) stack.peek().elseTag = tag;
                 }

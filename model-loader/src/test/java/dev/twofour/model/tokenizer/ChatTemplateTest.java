@@ -96,6 +96,13 @@ class ChatTemplateTest {
     }
 
     @Test
+    void generationTagRendersItsBody() {
+        ChatTemplate t = ChatTemplate.of("{% for m in messages %}{% if m.role == 'assistant' %}{%- generation -%}\n"
+                + "[{{ m.content }}]\n{%- endgeneration %}{% else %}{{ m.content }}{% endif %}{% endfor %}", "", "");
+        assertEquals("u[a]", t.render(List.of(ChatMessage.user("u"), ChatMessage.assistant("a")), false));
+    }
+
+    @Test
     void raiseExceptionBecomesTokenizerException() {
         ChatTemplate t = ChatTemplate.of("{% if messages | length == 0 %}{{ raise_exception('empty conversation') }}{% endif %}ok", "", "");
         TokenizerException e = assertThrows(TokenizerException.class, () -> t.render(List.of(), false));
