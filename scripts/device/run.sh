@@ -63,6 +63,10 @@ for extra in "$@"; do
   if [[ $extra == main\ * ]]; then
     # shellcheck disable=SC2086
     java "${flags[@]}" -cp "$TWOFOUR_CLASSPATH" ${extra#main }
+  elif [[ $extra == sanitize\ * ]]; then
+    # shellcheck disable=SC2086
+    compute-sanitizer --tool memcheck --print-limit 10 --error-exitcode 3 \
+      java "${flags[@]}" -cp "$TWOFOUR_CLASSPATH" ${extra#sanitize }
   else
     bash -c "$extra"
   fi

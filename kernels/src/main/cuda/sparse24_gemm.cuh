@@ -80,22 +80,31 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
   const int g = lane >> 2, t = lane & 3;
   const int rowA = rowGroup * TWOFOUR_GEMM_ROWS + warp * 16 + g, rowB = rowA + 8;
   const bool validA = rowA < N, validB = rowB < N;
-  const uint8_t* valA = values + (size_t)(validA ? rowA : 0) * Kp * 2;
-  const uint8_t* valB = values + (size_t)(validB ? rowB : 0) * Kp * 2;
+  // A row holds Kp/2 values of 2 bytes: Kp bytes.
+  const uint8_t* valA = values + (size_t)(validA ? rowA : 0) * Kp;
+  const uint8_t* valB = values + (size_t)(validB ? rowB : 0) * Kp;
   const uint8_t* metA = meta + (size_t)(validA ? rowA : 0) * (Kp / 8);
   const uint8_t* metB = meta + (size_t)(validB ? rowB : 0) * (Kp / 8);
 
   uint4 cv[8];
   uint32_t cm[8];
+  // Branch-free: every lane loads from a valid address (row 0 / chunk 0 when out of range) and
+  // zeroes what it must not use, so the warp never diverges before the warp-wide mma.sync.
   auto load = [&](int sb, uint4 (&v)[8], uint32_t (&m)[8]) {
 #pragma unroll
     for (int c = 0; c < 4; c++) {
       const int chunk = sb * 16 + 4 * c + t;
       const bool inK = chunk < chunksPerRow;
-      v[c] = (validA && inK) ? twofour_ld_stream16(valA + (size_t)chunk * 16) : make_uint4(0, 0, 0, 0);
-      v[4 + c] = (validB && inK) ? twofour_ld_stream16(valB + (size_t)chunk * 16) : make_uint4(0, 0, 0, 0);
-      m[c] = (validA && inK) ? (uint32_t)__ldg(reinterpret_cast<const unsigned short*>(metA + (size_t)chunk * 2)) : 0u;
-      m[4 + c] = (validB && inK) ? (uint32_t)__ldg(reinterpret_cast<const unsigned short*>(metB + (size_t)chunk * 2)) : 0u;
+      const size_t cc = inK ? (size_t)chunk : 0;
+      const bool okA = validA && inK, okB = validB && inK;
+      const uint4 a = twofour_ld_stream16(valA + cc * 16);
+      const uint4 b = twofour_ld_stream16(valB + cc * 16);
+      const uint32_t ma = __ldg(reinterpret_cast<const unsigned short*>(metA + cc * 2));
+      const uint32_t mb = __ldg(reinterpret_cast<const unsigned short*>(metB + cc * 2));
+      v[c] = make_uint4(okA ? a.x : 0u, okA ? a.y : 0u, okA ? a.z : 0u, okA ? a.w : 0u);
+      v[4 + c] = make_uint4(okB ? b.x : 0u, okB ? b.y : 0u, okB ? b.z : 0u, okB ? b.w : 0u);
+      m[c] = okA ? ma : 0u;
+      m[4 + c] = okB ? mb : 0u;
     }
   };
   // The first superblock's weights are requested before X is staged, so the two latencies overlap.
@@ -145,6 +154,7 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
     uint32_t nm[8];
     if (sb + 1 < sb1) load(sb + 1, nv, nm);
     const int kl = (sb - sb0) * TWOFOUR_GEMM_SB;
+    __syncwarp();  // mma.sync.aligned needs the whole warp converged
 #pragma unroll
     for (int c = 0; c < 4; c++) {
       uint4 xb[MO][2];

@@ -13,11 +13,9 @@ extern "C" __global__ void twofour_sparse24_unpack(const uint16_t* values, const
     const long long row = i / groups;
     const int g = (int)(i % groups);
     const unsigned nib = (meta[row * (kp / 8) + g / 2] >> (4 * (g & 1))) & 0xFu;
-    uint16_t out[4] = {0, 0, 0, 0};
-    out[nib & 3] = values[row * (kp / 2) + 2 * g];
-    out[nib >> 2] = values[row * (kp / 2) + 2 * g + 1];
+    const uint16_t v0 = values[row * (kp / 2) + 2 * g], v1 = values[row * (kp / 2) + 2 * g + 1];
     uint16_t* d = dense + row * k + 4LL * g;
 #pragma unroll
-    for (int e = 0; e < 4; e++) d[e] = out[e];
+    for (unsigned e = 0; e < 4; e++) d[e] = e == (nib & 3u) ? v0 : e == (nib >> 2) ? v1 : (uint16_t)0;
   }
 }

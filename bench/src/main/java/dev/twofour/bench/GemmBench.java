@@ -8,6 +8,7 @@ import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.CusparseLt;
 import dev.twofour.cuda.CusparseLtGemm;
 import dev.twofour.cuda.DeviceBuffer;
+import dev.twofour.kernels.Convert;
 import dev.twofour.kernels.Fill;
 import dev.twofour.kernels.Kernels;
 import dev.twofour.kernels.Sparse24Gemm;
@@ -28,8 +29,10 @@ import java.util.List;
  * cases.
  */
 public final class GemmBench {
+    /** {@code out}: when not null, the reports are rewritten there after every shape (a run cut short keeps what it did). */
     public record Options(List<GemmShapes.Shape> shapes, List<Integer> ms, CudaDtype dtype, boolean tune,
-                          int oursMaxM, boolean oursSweep, int warmup, int iters, int reps, long rotateBytes) {
+                          int oursMaxM, boolean oursSweep, int warmup, int iters, int reps, long rotateBytes,
+                          java.nio.file.Path out) {
         public static final List<Integer> DEFAULT_MS = List.of(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096);
 
         public Options {
@@ -95,18 +98,27 @@ public final class GemmBench {
         log.printf("device: %s, %d SMs; device-to-device copy: %.0f GB/s (read + write)%n", device, kernels.multiprocessors(), copy);
         if (lt == null) log.println("cuSPARSELt not used: " + ltMissing);
         List<GemmResult> results = new ArrayList<>();
-        for (GemmShapes.Shape s : o.shapes()) results.addAll(runShape(s, copy));
         String ltVersion = lt == null ? "none" : CusparseLt.formatVersion(lt.version());
-        return new GemmReport(device, o.dtype().name().toLowerCase(java.util.Locale.ROOT), copy,
-                "cuBLAS " + Cublas.version() + ", cuSPARSELt " + ltVersion, Instant.now().toString(), results);
+        GemmReport report = null;
+        for (GemmShapes.Shape s : o.shapes()) {
+            results.addAll(runShape(s, copy));
+            report = new GemmReport(device, o.dtype().name().toLowerCase(java.util.Locale.ROOT), copy,
+                    "cuBLAS " + Cublas.version() + ", cuSPARSELt " + ltVersion, Instant.now().toString(), List.copyOf(results));
+            if (o.out() != null) report.writeAll(o.out(), new PrintStream(java.io.OutputStream.nullOutputStream()));
+        }
+        return report;
     }
 
     private double measureCopyGBps() {
         long bytes = 1L << 30;
         try (DeviceBuffer a = DeviceBuffer.allocate(bytes); DeviceBuffer b = DeviceBuffer.allocate(bytes)) {
             Fill.random(kernels, stream, a, bytes / 4, CudaDtype.F32, 1, 1f);
-            GpuTimer.Timing t = GpuTimer.time(stream, 1, 2, 5, 5, c -> b.copyFrom(a, stream));
-            return 2.0 * bytes / (t.medianMicros() * 1e3);
+            GpuTimer.Timing memcpy = GpuTimer.time(stream, 1, 2, 5, 5, c -> b.copyFrom(a, stream));
+            GpuTimer.Timing kernel = GpuTimer.time(stream, 1, 2, 5, 5, c -> Convert.copy(kernels, stream, a, b, bytes));
+            double viaMemcpy = 2.0 * bytes / (memcpy.medianMicros() * 1e3), viaKernel = 2.0 * bytes / (kernel.medianMicros() * 1e3);
+            log.printf("copy bandwidth: cuMemcpyDtoD %.0f GB/s, 16-byte copy kernel %.0f GB/s (read + write; the larger is the yardstick)%n",
+                    viaMemcpy, viaKernel);
+            return Math.max(viaMemcpy, viaKernel);
         }
     }
 
@@ -150,10 +162,25 @@ public final class GemmBench {
                 if (lt != null) out.addAll(runCusparseLt(s, m, x, y, dense, ref, flops, valuesBytes + metaBytes + io, tDense));
                 printRow(s, m, out);
             }
-        } finally {
-            for (DeviceBuffer b : owned) b.close();
+        } catch (RuntimeException | Error e) {
+            closeQuietly(owned, e);  // a sticky CUDA error fails every free: keep the first error visible
+            throw e;
         }
+        closeQuietly(owned, null);
         return out;
+    }
+
+    private static void closeQuietly(List<DeviceBuffer> owned, Throwable primary) {
+        RuntimeException first = null;
+        for (DeviceBuffer b : owned) {
+            try {
+                b.close();
+            } catch (RuntimeException e) {
+                if (primary != null) primary.addSuppressed(e);
+                else if (first == null) first = e;
+            }
+        }
+        if (first != null) throw first;
     }
 
     private GemmResult runOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,

@@ -93,7 +93,7 @@ final class BenchCommand implements Runnable {
                 return Main.EXIT_FAILURE;
             }
             GemmBench.Options o = new GemmBench.Options(list, ms != null ? ms : GemmBench.Options.DEFAULT_MS, dt, !noTune,
-                    oursMaxM, oursSweep, warmup, iters, reps, rotateMb << 20);
+                    oursMaxM, oursSweep, warmup, iters, reps, rotateMb << 20, out);
             GemmReport report = GemmBench.run(o, log);
             for (Path p : report.writeAll(out, log)) log.println("wrote " + p);
             log.println();

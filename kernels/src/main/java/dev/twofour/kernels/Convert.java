@@ -38,4 +38,13 @@ public final class Convert {
         Launch.requireBytes(in, inBytes, "conversion input");
         Launch.requireBytes(out, outBytes, "conversion output");
     }
+
+    /** Copies {@code bytes} (a multiple of 16) from {@code in} to {@code out} with 16-byte loads: the bandwidth yardstick. */
+    public static void copy(Kernels kernels, CudaStream stream, DeviceBuffer in, DeviceBuffer out, long bytes) {
+        if (bytes <= 0 || bytes % 16 != 0) throw new IllegalArgumentException("copy needs a positive multiple of 16 bytes, got " + bytes);
+        Launch.requireBytes(in, bytes, "copy input");
+        Launch.requireBytes(out, bytes, "copy output");
+        kernels.function("twofour_copy16").launch(Dim3.of((int) Math.min((bytes / 16 + BLOCK - 1) / BLOCK, kernels.multiprocessors() * 8L)),
+                Dim3.of(BLOCK), 0, stream, new KernelArgs().ptr(in).ptr(out).i64(bytes / 16));
+    }
 }

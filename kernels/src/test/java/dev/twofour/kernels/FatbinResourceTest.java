@@ -16,7 +16,7 @@ class FatbinResourceTest {
     static final List<String> EXPECTED = List.of(
             "twofour_fill_f32", "twofour_fill_f16", "twofour_fill_bf16",
             "twofour_fill_sparse24_f16", "twofour_fill_sparse24_bf16",
-            "twofour_f16_to_f32", "twofour_bf16_to_f32", "twofour_f32_to_f16", "twofour_f32_to_bf16",
+            "twofour_f16_to_f32", "twofour_bf16_to_f32", "twofour_f32_to_f16", "twofour_f32_to_bf16", "twofour_copy16",
             "twofour_axpby_f32", "twofour_axpby_f16", "twofour_axpby_bf16",
             "twofour_swiglu_f32", "twofour_swiglu_f16", "twofour_swiglu_bf16",
             "twofour_sparse24_gemm_f16_mt8", "twofour_sparse24_gemm_f16_mt16", "twofour_sparse24_gemm_f16_mt32",

@@ -136,6 +136,18 @@ class KernelsGpuTest {
     }
 
     @Test
+    void copyCopiesEveryByte() {
+        int n = 4 * 100_003;
+        float[] src = RandomFillRef.fillF32(n, 3, 1f);
+        try (DeviceBuffer a = upload(src); DeviceBuffer b = DeviceBuffer.allocate(n * 4L)) {
+            b.memset((byte) 0);
+            Convert.copy(kernels, stream, a, b, n * 4L);
+            stream.synchronize();
+            assertArrayEquals(src, downloadF32(b, n));
+        }
+    }
+
+    @Test
     void axpbyAndSwigluMatchTheReference() {
         Random rnd = new Random(9);
         int rows = 13, cols = 1001, ld = 2 * cols + 3;   // gate and up: halves of one fused row
@@ -170,6 +182,8 @@ class KernelsGpuTest {
         int[][] shapes = {{77, 176}, {1000, 4112}, {128, 64}, {300, 2048}};
         int[] ms = {1, 3, 7, 16, 19};
         Random rnd = new Random(17);
+        java.util.List<String> failures = new java.util.ArrayList<>();
+        int runs = 0;
         try (Sparse24Gemm gemm = new Sparse24Gemm(kernels)) {
             for (CudaDtype dt : new CudaDtype[] {CudaDtype.F16, CudaDtype.BF16}) {
                 double tol = dt == CudaDtype.F16 ? 2e-3 : 1e-2;
@@ -188,16 +202,22 @@ class KernelsGpuTest {
                                     Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, splits);
                                     try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
                                         for (int rep = 0; rep < 2; rep++) {   // twice: the split counters must reset themselves
+                                            runs++;
+                                            String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + p + " rep " + rep;
                                             yb.memset((byte) 0xFF);           // NaN in fp16 and bf16: catches unwritten outputs
                                             gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p);
                                             stream.synchronize();
                                             float[] got = downloadAs(dt, yb, m * ldy);
                                             float[] packed = new float[m * n];
                                             for (int t = 0; t < m; t++) System.arraycopy(got, t * ldy, packed, t * n, n);
-                                            assertClose(dt, want, packed, tol, dt + " m=" + m + " n=" + n + " k=" + k + " " + p + " rep " + rep);
-                                            for (int t = 0; t < m; t++)
-                                                for (int c = n; c < ldy && t * ldy + c < got.length; c++)
-                                                    assertTrue(Float.isNaN(got[t * ldy + c]), "wrote outside Y at [" + t + "][" + c + "]");
+                                            try {
+                                                assertClose(dt, want, packed, tol, what);
+                                                for (int t = 0; t < m; t++)
+                                                    for (int c = n; c < ldy && t * ldy + c < got.length; c++)
+                                                        assertTrue(Float.isNaN(got[t * ldy + c]), "wrote outside Y at [" + t + "][" + c + "]");
+                                            } catch (AssertionError e) {
+                                                failures.add(e.getMessage());
+                                            }
                                         }
                                     }
                                 }
@@ -206,6 +226,10 @@ class KernelsGpuTest {
                     }
                 }
             }
+        }
+        if (!failures.isEmpty()) {
+            fail(failures.size() + " of " + runs + " GEMM runs wrong; first ones:\n  "
+                    + String.join("\n  ", failures.subList(0, Math.min(25, failures.size()))));
         }
     }
 
@@ -223,14 +247,18 @@ class KernelsGpuTest {
 
     /** ‖got − want‖ / ‖want‖ < tol, and no NaN anywhere. */
     static void assertClose(CudaDtype dt, float[] want, float[] got, double tol, String what) {
-        double num = 0, den = 0;
+        double num = 0, den = 0, worst = -1;
+        int worstAt = -1, bad = 0;
         for (int i = 0; i < want.length; i++) {
             if (Float.isNaN(got[i])) fail(what + ": NaN at " + i + " (unwritten or wrong)");
             double d = got[i] - want[i];
             num += d * d;
             den += (double) want[i] * want[i];
+            if (Math.abs(d) > worst) { worst = Math.abs(d); worstAt = i; }
+            if (Math.abs(d) > 10 * tol * (1 + Math.abs(want[i]))) bad++;
         }
         double rel = Math.sqrt(num / Math.max(den, 1e-30));
-        assertTrue(rel < tol, what + ": relative error " + rel + " >= " + tol);
+        assertTrue(rel < tol, what + ": relative error " + rel + " >= " + tol + "; " + bad + " of " + want.length
+                + " elements off, worst at index " + worstAt + ": got " + got[worstAt] + " want " + want[worstAt]);
     }
 }
