@@ -166,6 +166,10 @@ public final class GroupProx {
             double s0 = best[0], s1 = best[1], s2 = best[2] > 0 ? best[2] : z[2];
             fd = denseFrom(s0, s1, s2, z[3], t);
             if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
+            // Starts 3 and 4 exist for (near-)ties among z2, z3, z4, where the descent from the
+            // first two starts can fall off a thin valley; without ties they never win (checked by
+            // the stress runs in docs/PRUNING.md) and they would double the cost.
+            if (!nearTie()) return;
             // Start 3: the best point on the ray c·z (c solves 3t·e3(z)·c² + |z|²c − |z|² = 0).
             // The first coordinate step from z can overshoot to 0 when t·z² is large, which
             // would trap the descent on a face; the ray point is inside and, for ties, is the
@@ -181,6 +185,11 @@ public final class GroupProx {
             fd = denseFrom(0.5 * z[0], 0.5 * z[1], 0.5 * z[2], 0.5 * z[3], t);
             if (fd < bestF) { System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
         }
+    }
+
+    /** Whether two of z2, z3, z4 (sorted) are within 5 % of each other. */
+    private boolean nearTie() {
+        return z[1] - z[2] <= 0.05 * z[1] || z[2] - z[3] <= 0.05 * z[2];
     }
 
     private static int support(double[] w) {
