@@ -28,6 +28,7 @@ class ChatTemplateTest {
             case "features" -> Goldens.resource("chat/features");
             case "mistral" -> Goldens.resource("chat/mistral");
             case "chatml" -> Goldens.resource("chat/chatml");
+            case "llama31-style" -> Goldens.resource("chat/llama31-style");
             default -> throw new IllegalArgumentException("unknown template " + template);
         };
     }
@@ -93,6 +94,32 @@ class ChatTemplateTest {
         assertEquals("1/2:user;2/2:assistant|empty-2", t.render(List.of(ChatMessage.system("s"), ChatMessage.user("u"),
                 ChatMessage.assistant("a")), false));
         assertEquals("none|empty-2", t.render(List.of(ChatMessage.system("s")), false));
+    }
+
+    @Test
+    void extraVariablesReachTheTemplate() {
+        // Expected text: jinja2 3.1.6 set up as transformers does (tools/goldens/local_chat_goldens.environment()).
+        Map<String, Object> city = new java.util.LinkedHashMap<>();
+        city.put("type", "string");
+        Map<String, Object> properties = new java.util.LinkedHashMap<>();
+        properties.put("city", city);
+        Map<String, Object> parameters = new java.util.LinkedHashMap<>();
+        parameters.put("type", "object");
+        parameters.put("properties", properties);
+        parameters.put("required", List.of("city"));
+        Map<String, Object> tool = new java.util.LinkedHashMap<>();
+        tool.put("name", "get_weather");
+        tool.put("description", "Weather in a city");
+        tool.put("parameters", parameters);
+        String out = ChatTemplate.load(Goldens.resource("chat/llama31-style")).render(List.of(ChatMessage.user("Weather in Paris?")),
+                true, Map.of("tools", List.of(tool), "tools_in_user_message", false, "date_string", "01 Jan 2025"));
+        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\nCutting Knowledge "
+                + "Date: December 2023\nToday Date: 01 Jan 2025\n\nYou have access to the following functions.\n\n{\n    "
+                + "\"name\": \"get_weather\",\n    \"description\": \"Weather in a city\",\n    \"parameters\": {\n        "
+                + "\"type\": \"object\",\n        \"properties\": {\n            \"city\": {\n                \"type\": "
+                + "\"string\"\n            }\n        },\n        \"required\": [\n            \"city\"\n        ]\n    }\n}\n\n"
+                + "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWeather in Paris?<|eot_id|><|start_header_id|>"
+                + "assistant<|end_header_id|>\n\n", out);
     }
 
     @Test
