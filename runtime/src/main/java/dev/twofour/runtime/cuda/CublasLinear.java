@@ -36,8 +36,19 @@ final class CublasLinear implements CudaLinear {
 
     @Override public long weightBytes() { return (long) out * in * dtype.byteSize(); }
 
+    /** Weights smaller than this (elements) are launch-bound: cuBLAS is as fast, and keeps cuBLAS's rounding. */
+    static final long GEMV_MIN_ELEMENTS = 1L << 22;
+    /** Our GEMV serves up to this many rows; cuBLAS beyond (measured: 8 rows were slower through the GEMV). */
+    static final int GEMV_MAX_ROWS = Integer.getInteger("twofour.cuda.gemvMaxRows", 2);
+
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
-        if (gemv != null && TransformerKernels.gemvSupports(rows, in, in, x.address(), weight.address())) {
+        forward(stream, x, y, rows, true);
+    }
+
+    /** {@link #forward}, with our GEMV allowed or not (the profiler compares both). */
+    void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows, boolean allowGemv) {
+        if (allowGemv && gemv != null && rows <= GEMV_MAX_ROWS && (long) out * in >= GEMV_MIN_ELEMENTS
+                && TransformerKernels.gemvSupports(rows, in, in, x.address(), weight.address())) {
             gemv.gemv(stream, dtype, rows, x.address(), in, weight.address(), y.address(), out, out, in, outType == CudaDtype.F32);
             return;
         }

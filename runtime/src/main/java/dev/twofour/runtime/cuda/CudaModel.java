@@ -665,6 +665,74 @@ public final class CudaModel implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Times each launch of a decode step of {@code slots} (one more token each, nothing appended for good:
+     * the step's cache row is rewritten by the next real step) with CUDA events, {@code reps} times each,
+     * on layer 0's weights; then the whole captured step. Lines of "name  µs  [GB/s]" for DecodeSpeed.
+     */
+    List<String> profileDecode(int[] slots, int reps) {
+        int b = slots.length, bucket = bucketFor(b);
+        for (int i = 0; i < bucket; i++) fillPaddingRow(i);
+        for (int i = 0; i < b; i++) {
+            int s = slots[i], pos = seqLength[s];
+            putInt(TOK, i, 3);
+            putInt(POS, i, pos);
+            putInt(CROW, i, s * options.maxContext() + pos);
+            putInt(KVLEN, i, pos + 1);
+            putInt(TABLE, i, s);
+        }
+        uploadStepInputs();
+        long es = dtype.byteSize();
+        int h = config.hiddenSize(), im = config.intermediateSize(), hd = config.headDim();
+        int nh = config.numHeads(), nkv = config.numKvHeads(), qDim = config.qDim(), kvDim = config.kvDim(), w = qDim + 2 * kvDim;
+        float eps = (float) config.rmsNormEps();
+        Layer l = layers.get(0);
+        int splits = tk.decodeSplits(bucket, nkv, options.maxContext());
+        long q = qkvOut.address();
+        Map<String, Runnable> ops = new LinkedHashMap<>();
+        Map<String, Long> bytes = new LinkedHashMap<>();
+        ops.put("embedding gather", () -> tk.gatherRows(stream, dtype, x.address(), h, embed.address(), h, ints(TOK), bucket, h, config.vocabSize()));
+        ops.put("add+rmsnorm", () -> tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln1().address(), normed.address(), h, bucket, h, eps));
+        for (Object[] lin : new Object[][] {{"qkv", l.qkv(), normed, qkvOut}, {"o", l.o(), attnOut, delta},
+                {"gate_up", l.gateUp(), normed, gateUpOut}, {"down", l.down(), act, delta}, {"lm_head", lmHead, normed, logits}}) {
+            CudaLinear cl = (CudaLinear) lin[1];
+            DeviceBuffer in = (DeviceBuffer) lin[2], out = (DeviceBuffer) lin[3];
+            ops.put(lin[0] + " (default)", () -> cl.forward(stream, in, out, bucket));
+            bytes.put(lin[0] + " (default)", cl.weightBytes());
+            if (cl instanceof CublasLinear cb) {
+                ops.put(lin[0] + " (cuBLAS)", () -> cb.forward(stream, in, out, bucket, false));
+                bytes.put(lin[0] + " (cuBLAS)", cl.weightBytes());
+            }
+        }
+        ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, bucket, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
+                ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));
+        ops.put("attention decode+combine (" + splits + " splits)", () -> tk.attentionDecode(stream, dtype, bucket, q, w, kCache[0].address(),
+                vCache[0].address(), ints(TABLE), 1, ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnOut.address(), qDim));
+        ops.put("swiglu", () -> tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, bucket, im));
+        ops.put("sampler (greedy)", () -> tk.sample(stream, bucket, logits.address(), config.vocabSize(), config.vocabSize(), stepFloats.address(),
+                ints(IPAR), stepCounter.address(), counts.address(), outIds.address(), 0L));
+        CudaGraph g = graphs.get(bucket);
+        if (g != null) ops.put("whole step (graph replay)", () -> g.launch(stream));
+        List<String> lines = new ArrayList<>();
+        try (dev.twofour.cuda.CudaEvent start = dev.twofour.cuda.CudaEvent.create(); dev.twofour.cuda.CudaEvent end = dev.twofour.cuda.CudaEvent.create()) {
+            for (Map.Entry<String, Runnable> e : ops.entrySet()) {
+                e.getValue().run();  // warm
+                start.record(stream);
+                for (int i = 0; i < reps; i++) e.getValue().run();
+                end.record(stream);
+                end.synchronize();
+                double us = CudaEvent_ms(start, end) * 1000.0 / reps;
+                Long by = bytes.get(e.getKey());
+                lines.add(String.format("  %-44s %9.2f us%s", e.getKey(), us, by == null ? "" : String.format("  %7.0f GB/s", by / us / 1e3)));
+            }
+        }
+        return lines;
+    }
+
+    private static double CudaEvent_ms(dev.twofour.cuda.CudaEvent a, dev.twofour.cuda.CudaEvent b) {
+        return dev.twofour.cuda.CudaEvent.elapsedMillis(a, b);
+    }
+
     /** Waits for all queued work. */
     public void synchronize() { stream.synchronize(); }
 

@@ -28,7 +28,7 @@ public final class DecodeSpeed {
         int[] batches = {1, 8, 32};
         int prompt = 128, gen = 128, prefill = 2048;
         double bandwidth = 3.0e12;
-        boolean graphs = true;
+        boolean graphs = true, profile = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -41,6 +41,7 @@ public final class DecodeSpeed {
                 case "--prefill" -> prefill = Integer.parseInt(args[++i]);
                 case "--bandwidth" -> bandwidth = Double.parseDouble(args[++i]);
                 case "--no-graphs" -> graphs = false;
+                case "--profile" -> profile = true;
                 default -> {
                     System.err.println("DecodeSpeed: unknown argument " + a + " (see the class comment)");
                     System.exit(2);
@@ -107,6 +108,10 @@ public final class DecodeSpeed {
                         long a = System.nanoTime();
                         last = m.decodeStep(slots, last, params);
                         ms[i] = (System.nanoTime() - a) / 1e6;
+                    }
+                    if (profile) {
+                        System.out.println(mode + " batch " + b + " launch profile (layer 0 weights, context " + (prompt + gen) + "):");
+                        m.profileDecode(slots, 20).forEach(System.out::println);
                     }
                     Arrays.sort(ms);
                     double med = ms[steps / 2], p90 = ms[(int) (steps * 0.9)];
