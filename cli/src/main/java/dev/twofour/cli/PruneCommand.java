@@ -54,13 +54,13 @@ final class PruneCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of the calibration windows. Default: ${DEFAULT-VALUE}.")
     long seed;
 
-    @Option(names = "--prox-tau0", paramLabel = "X", description = "prox: initial λ in units of rms(W)·L (dimensionless). Default: see docs/PRUNING.md.")
+    @Option(names = "--prox-tau0", paramLabel = "X", description = "prox: initial τ (dimensionless; step k uses λ = L·τ0·growth^k / rms(W)). Default: 0.005 (docs/PRUNING.md).")
     Double tau0;
 
-    @Option(names = "--prox-growth", paramLabel = "X", description = "prox: λ growth per step (> 1).")
+    @Option(names = "--prox-growth", paramLabel = "X", description = "prox: λ growth per step (> 1). Default: 1.05.")
     Double growth;
 
-    @Option(names = "--prox-iterations", paramLabel = "N", description = "prox: most proximal-gradient steps per layer.")
+    @Option(names = "--prox-iterations", paramLabel = "N", description = "prox: most proximal-gradient steps per layer. Default: 300.")
     Integer proxIterations;
 
     @Option(names = "--refine-iterations", paramLabel = "N", description = "Conjugate-gradient steps of --refine. Default: " + PruneSettings.DEFAULT_REFINE_ITERATIONS + ".")
