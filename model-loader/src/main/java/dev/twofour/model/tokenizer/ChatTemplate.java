@@ -29,12 +29,16 @@ import java.util.Map;
  *   <li>{@code |tojson}: Python's json.dumps with ensure_ascii=False (optional indent), not HTML-escaped;</li>
  *   <li>Python string methods on strings: strip, lstrip, rstrip (with optional chars), startswith, endswith,
  *       lower, upper, title, capitalize, split, replace, find, count, join (see {@link PythonMethods});</li>
- *   <li>loop filters {@code for m in messages if ...} and for/else (rewritten by {@link JinjaPrePass});</li>
- *   <li>whitespace control on expressions and comments ({@code {{- x -}}}).</li>
+ *   <li>{@code |items}, {@code |min}, {@code |max};</li>
+ *   <li>loop filters {@code for m in messages if ...}, for/else and transformers' {@code {% generation %}}
+ *       (rewritten by {@link JinjaPrePass});</li>
+ *   <li>whitespace control on expressions and comments ({@code {{- x -}}});</li>
+ *   <li>a filter Jinjava does not know is refused when the template is loaded (Jinjava would render nothing).</li>
  * </ul>
  * Jinjava itself provides namespace(), slices ({@code messages[1:]}), loop.first/last/index0,
- * {@code messages[0]['role']}, trim, length, in, is defined. Known Jinjava limit: a dict literal ending in an
- * empty dict right before the closing braces ({@code {{ {'a': {}} }}}) ends the expression early. Thread-safe: each render uses its own interpreter state.
+ * {@code messages[0]['role']}, trim, length, in, is defined. Known Jinjava limits: a dict literal ending in an
+ * empty dict right before the closing braces ({@code {{ {'a': {}} }}}) ends the expression early; an unknown
+ * {@code is} test renders nothing. Thread-safe: each render uses its own interpreter state.
  */
 public final class ChatTemplate {
     private final String template;
