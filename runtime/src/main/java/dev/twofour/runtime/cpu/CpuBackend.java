@@ -99,22 +99,30 @@ public final class CpuBackend implements Backend {
 
     @Override public LinearWeights denseLinear(String name, DType dtype, MemorySegment data, int outFeatures, int inFeatures) {
         checkOpen();
-        return new DenseLinear(name, dtype, offHeap(data), outFeatures, inFeatures);
+        Arena arena = needsCopy(data) ? Arena.ofShared() : null;
+        return new DenseLinear(name, dtype, copyTo(arena, data), outFeatures, inFeatures).owning(arena);
     }
 
     @Override public LinearWeights sparse24Linear(String name, DType dtype, MemorySegment values, MemorySegment metadata,
                                                   int outFeatures, int inFeatures) {
         checkOpen();
-        return new Sparse24Linear(name, dtype, offHeap(values), offHeap(metadata), outFeatures, inFeatures);
+        Arena arena = needsCopy(values) || needsCopy(metadata) ? Arena.ofShared() : null;
+        return new Sparse24Linear(name, dtype, copyTo(arena, values), copyTo(arena, metadata), outFeatures, inFeatures).owning(arena);
     }
 
     /**
-     * Vector loads from heap segments measured 5-8× slower than from native ones here, so weights given on
-     * the heap (tests, weights written back by the pruner) are copied off-heap; mapped files stay as they are.
+     * Vector loads from heap segments (and from {@code Arena.ofAuto()} ones) measured several times slower
+     * than from mapped or shared-arena native memory here, so weights given on the heap (tests, weights
+     * written back by the pruner) are copied into a shared arena that the linear layer frees on close;
+     * memory-mapped checkpoint weights are used in place.
      */
-    private static MemorySegment offHeap(MemorySegment seg) {
-        if (seg.isNative() || seg.isMapped()) return seg;
-        MemorySegment copy = Arena.ofAuto().allocate(seg.byteSize(), 64);
+    private static boolean needsCopy(MemorySegment seg) {
+        return !seg.isMapped();
+    }
+
+    private static MemorySegment copyTo(Arena arena, MemorySegment seg) {
+        if (arena == null || seg.isMapped()) return seg;
+        MemorySegment copy = arena.allocate(Math.max(1, seg.byteSize()), 64).asSlice(0, seg.byteSize());
         copy.copyFrom(seg);
         return copy;
     }

@@ -40,7 +40,20 @@ abstract sealed class CpuLinear implements LinearWeights permits DenseLinear, Sp
     @Override public DType dtype() { return dtype; }
     @Override public int outFeatures() { return n; }
     @Override public int inFeatures() { return k; }
-    @Override public void close() { closed = true; }
+    private java.lang.foreign.Arena arena;
+
+    /** Makes this layer free {@code arena} (holding a copy of its weights) on close. */
+    @SuppressWarnings("unchecked")
+    <T extends CpuLinear> T owning(java.lang.foreign.Arena arena) {
+        this.arena = arena;
+        return (T) this;
+    }
+
+    @Override public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        if (arena != null) arena.close();
+    }
 
     void checkOpen() {
         if (closed) throw new IllegalStateException("linear weights '" + name + "' are closed");
@@ -69,7 +82,7 @@ abstract sealed class CpuLinear implements LinearWeights permits DenseLinear, Sp
         float[][] s = SCRATCH.get();
         if (s == null || s[0].length < k * NB || s[1].length < k) {
             int cap = Math.max(k, s == null ? 0 : s[1].length);
-            s = new float[][]{new float[cap * NB], new float[cap], new float[NB]};
+            s = new float[][]{new float[cap * NB], new float[cap], new float[4 * NB]};
             SCRATCH.set(s);
         }
         return s;
@@ -94,8 +107,12 @@ abstract sealed class CpuLinear implements LinearWeights permits DenseLinear, Sp
         }
     }
 
+    // Vectors are never passed to or returned from helper methods here: if C2 does not inline the call it
+    // boxes them, which costs more than the arithmetic.
+
     private void tile4(float[] x, int m, float[] wt, float[] y, int n0, int nb, float[] tmp) {
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        int k = this.k, n = this.n;
         int x0 = m * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
         for (int kk = 0; kk < k; kk++) {
             FloatVector w0 = FloatVector.fromArray(F, wt, kk * NB);
@@ -113,33 +130,41 @@ abstract sealed class CpuLinear implements LinearWeights permits DenseLinear, Sp
             a30 = w0.fma(v, a30);
             a31 = w1.fma(v, a31);
         }
-        store(a00, a01, y, m, n0, nb, tmp);
-        store(a10, a11, y, m + 1, n0, nb, tmp);
-        store(a20, a21, y, m + 2, n0, nb, tmp);
-        store(a30, a31, y, m + 3, n0, nb, tmp);
+        if (nb == NB) {
+            int off = m * n + n0;
+            a00.intoArray(y, off);
+            a01.intoArray(y, off + L);
+            a10.intoArray(y, off + n);
+            a11.intoArray(y, off + n + L);
+            a20.intoArray(y, off + 2 * n);
+            a21.intoArray(y, off + 2 * n + L);
+            a30.intoArray(y, off + 3 * n);
+            a31.intoArray(y, off + 3 * n + L);
+        } else {
+            a00.intoArray(tmp, 0);
+            a01.intoArray(tmp, L);
+            a10.intoArray(tmp, NB);
+            a11.intoArray(tmp, NB + L);
+            a20.intoArray(tmp, 2 * NB);
+            a21.intoArray(tmp, 2 * NB + L);
+            a30.intoArray(tmp, 3 * NB);
+            a31.intoArray(tmp, 3 * NB + L);
+            for (int i = 0; i < 4; i++) System.arraycopy(tmp, i * NB, y, (m + i) * n + n0, nb);
+        }
     }
 
     private void tile1(float[] x, int m, float[] wt, float[] y, int n0, int nb, float[] tmp) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        int k = this.k;
         int x0 = m * k;
         for (int kk = 0; kk < k; kk++) {
             FloatVector v = FloatVector.broadcast(F, x[x0 + kk]);
             a0 = FloatVector.fromArray(F, wt, kk * NB).fma(v, a0);
             a1 = FloatVector.fromArray(F, wt, kk * NB + L).fma(v, a1);
         }
-        store(a0, a1, y, m, n0, nb, tmp);
-    }
-
-    private void store(FloatVector a0, FloatVector a1, float[] y, int m, int n0, int nb, float[] tmp) {
-        int off = m * n + n0;
-        if (nb == NB) {
-            a0.intoArray(y, off);
-            a1.intoArray(y, off + L);
-        } else {
-            a0.intoArray(tmp, 0);
-            a1.intoArray(tmp, L);
-            System.arraycopy(tmp, 0, y, off, nb);
-        }
+        a0.intoArray(tmp, 0);
+        a1.intoArray(tmp, L);
+        System.arraycopy(tmp, 0, y, m * n + n0, nb);
     }
 
     @Override public String toString() {

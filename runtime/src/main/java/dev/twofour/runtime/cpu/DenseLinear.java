@@ -45,24 +45,6 @@ public final class DenseLinear extends CpuLinear {
 
     private void small16(float[] x, int M, float[] y, int r0, int r1, Vec.Widen16 c) {
         int kv = k - k % L;
-        if (M == 1) {
-            // Decode: four rows at a time, independent accumulators for more FMAs in flight.
-            for (; r0 + 4 <= r1; r0 += 4) {
-                long b0 = (long) r0 * k * 2, b1 = b0 + 2L * k, b2 = b1 + 2L * k, b3 = b2 + 2L * k;
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-                for (int kk = 0; kk < kv; kk += L) {
-                    FloatVector xv = FloatVector.fromArray(F, x, kk);
-                    a0 = Vec.load16(data, b0 + 2L * kk, c).fma(xv, a0);
-                    a1 = Vec.load16(data, b1 + 2L * kk, c).fma(xv, a1);
-                    a2 = Vec.load16(data, b2 + 2L * kk, c).fma(xv, a2);
-                    a3 = Vec.load16(data, b3 + 2L * kk, c).fma(xv, a3);
-                }
-                finish(x, y, r0, 0, false, 0, 0, kv, a0, a0);
-                finish(x, y, r0 + 1, 0, false, 0, 0, kv, a1, a1);
-                finish(x, y, r0 + 2, 0, false, 0, 0, kv, a2, a2);
-                finish(x, y, r0 + 3, 0, false, 0, 0, kv, a3, a3);
-            }
-        }
         for (int r = r0; r < r1; r++) {
             long base = (long) r * k * 2;
             for (int m = 0; m < M; m += 2) {
@@ -74,7 +56,7 @@ public final class DenseLinear extends CpuLinear {
                     a0 = w.fma(FloatVector.fromArray(F, x, x0 + kk), a0);
                     if (two) a1 = w.fma(FloatVector.fromArray(F, x, x1 + kk), a1);
                 }
-                finish(x, y, r, m, two, x0, x1, kv, a0, a1);
+                finish(x, y, r, m, two, x0, x1, kv, a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD));
             }
         }
     }
@@ -92,14 +74,13 @@ public final class DenseLinear extends CpuLinear {
                     a0 = w.fma(FloatVector.fromArray(F, x, x0 + kk), a0);
                     if (two) a1 = w.fma(FloatVector.fromArray(F, x, x1 + kk), a1);
                 }
-                finish(x, y, r, m, two, x0, x1, kv, a0, a1);
+                finish(x, y, r, m, two, x0, x1, kv, a0.reduceLanes(VectorOperators.ADD), a1.reduceLanes(VectorOperators.ADD));
             }
         }
     }
 
-    /** Reduces the accumulators, adds the scalar tail past the last whole vector, stores y. */
-    private void finish(float[] x, float[] y, int r, int m, boolean two, int x0, int x1, int kv, FloatVector a0, FloatVector a1) {
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+    /** Adds the scalar tail past the last whole vector, stores y. */
+    private void finish(float[] x, float[] y, int r, int m, boolean two, int x0, int x1, int kv, float s0, float s1) {
         for (int kk = kv; kk < k; kk++) {
             float w = Vec.get(kind, data, (long) r * k + kk);
             s0 += w * x[x0 + kk];

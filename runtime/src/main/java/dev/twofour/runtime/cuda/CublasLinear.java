@@ -40,6 +40,8 @@ final class CublasLinear implements CudaLinear {
     static final long GEMV_MIN_ELEMENTS = 1L << 22;
     /** Our GEMV serves up to this many rows; cuBLAS beyond (measured: 8 rows were slower through the GEMV). */
     static final int GEMV_MAX_ROWS = Integer.getInteger("twofour.cuda.gemvMaxRows", 2);
+    /** Output rows per warp of the GEMV (1, 2 or 4). */
+    static final int GEMV_ROWS_PER_WARP = Integer.getInteger("twofour.cuda.gemvR", 2);
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
         forward(stream, x, y, rows, true);
@@ -49,11 +51,19 @@ final class CublasLinear implements CudaLinear {
     void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows, boolean allowGemv) {
         if (allowGemv && gemv != null && rows <= GEMV_MAX_ROWS && (long) out * in >= GEMV_MIN_ELEMENTS
                 && TransformerKernels.gemvSupports(rows, in, in, x.address(), weight.address())) {
-            gemv.gemv(stream, dtype, rows, x.address(), in, weight.address(), y.address(), out, out, in, outType == CudaDtype.F32);
+            gemv.gemv(stream, dtype, rows, x.address(), in, weight.address(), y.address(), out, out, in, outType == CudaDtype.F32,
+                    GEMV_ROWS_PER_WARP);
             return;
         }
         cublas.linear(x.address(), weight.address(), y.address(), rows, out, in, dtype, outType);
     }
+
+    /** Our GEMV with {@code rowsPerWarp}, whatever the defaults say (the profiler compares variants). */
+    void forwardGemv(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows, int rowsPerWarp) {
+        gemv.gemv(stream, dtype, rows, x.address(), in, weight.address(), y.address(), out, out, in, outType == CudaDtype.F32, rowsPerWarp);
+    }
+
+    boolean hasGemv() { return gemv != null; }
 
     @Override public void close() {
         if (ownsWeight) weight.close();

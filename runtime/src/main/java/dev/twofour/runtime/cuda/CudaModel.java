@@ -702,6 +702,12 @@ public final class CudaModel implements AutoCloseable {
             if (cl instanceof CublasLinear cb) {
                 ops.put(lin[0] + " (cuBLAS)", () -> cb.forward(stream, in, out, bucket, false));
                 bytes.put(lin[0] + " (cuBLAS)", cl.weightBytes());
+                if (cb.hasGemv() && bucket <= 2) {
+                    for (int r : new int[] {1, 2, 4}) {
+                        ops.put(lin[0] + " (gemv, " + r + " rows/warp)", () -> cb.forwardGemv(stream, in, out, bucket, r));
+                        bytes.put(lin[0] + " (gemv, " + r + " rows/warp)", cl.weightBytes());
+                    }
+                }
             }
         }
         ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, bucket, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,

@@ -54,11 +54,16 @@ final class Sparse24CudaLinear implements CudaLinear {
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
         if (rows > MAX_OURS_ROWS) {
-            Fill.unpack24(kernels, stream, values, metadata, scratch, out, in);
-            cublas.linear(x.address(), scratch.address(), y.address(), rows, out, in, dtype, dtype);
+            forwardUnpacked(stream, x, y, rows, scratch);
             return;
         }
         gemm.run(stream, dtype, x, in, values, metadata, y, out, rows, out, in);
+    }
+
+    /** Unpacks into {@code dense} (at least out × in elements) and runs cuBLAS: the many-row path. */
+    void forwardUnpacked(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows, DeviceBuffer dense) {
+        Fill.unpack24(kernels, stream, values, metadata, dense, out, in);
+        cublas.linear(x.address(), dense.address(), y.address(), rows, out, in, dtype, dtype);
     }
 
     @Override public void close() {

@@ -35,7 +35,7 @@ final class TestWeights {
     }
 
     static MemorySegment offHeap(MemorySegment seg) {
-        MemorySegment copy = java.lang.foreign.Arena.ofAuto().allocate(Math.max(1, seg.byteSize()), 64).asSlice(0, seg.byteSize());
+        MemorySegment copy = java.lang.foreign.Arena.global().allocate(Math.max(1, seg.byteSize()), 64).asSlice(0, seg.byteSize());
         copy.copyFrom(seg);
         return copy;
     }
