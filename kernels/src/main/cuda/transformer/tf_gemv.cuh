@@ -77,6 +77,21 @@ extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_##SUF##_m
         void* y, int ldy, int rows, int N, int K, int outF32) {                                                     \
     tf::gemv<T, M, 2>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                             \
 }
+// R variants for the decode rows (1, 2) so the launcher can pick the rows-per-warp that streams fastest.
+#define TF_GEMV_R(T, SUF, M, R)                                                                                     \
+extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_##SUF##_m##M##_r##R(const T* x, int ldx,     \
+        const T* w, void* y, int ldy, int rows, int N, int K, int outF32) {                                          \
+    tf::gemv<T, M, R>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                       \
+}
+TF_GEMV_R(tf::f16, f16, 1, 1)
+TF_GEMV_R(tf::f16, f16, 1, 4)
+TF_GEMV_R(tf::f16, f16, 2, 1)
+TF_GEMV_R(tf::f16, f16, 2, 4)
+TF_GEMV_R(tf::bf16, bf16, 1, 1)
+TF_GEMV_R(tf::bf16, bf16, 1, 4)
+TF_GEMV_R(tf::bf16, bf16, 2, 1)
+TF_GEMV_R(tf::bf16, bf16, 2, 4)
+#undef TF_GEMV_R
 TF_GEMV(tf::f16, f16, 1)
 TF_GEMV(tf::f16, f16, 2)
 TF_GEMV(tf::f16, f16, 4)

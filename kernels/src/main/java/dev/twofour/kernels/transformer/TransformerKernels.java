@@ -203,13 +203,20 @@ public final class TransformerKernels {
      */
     public void gemv(CudaStream stream, CudaDtype dtype, int rows, long x, int ldx, long w, long y, int ldy, int n, int k,
                      boolean outF32) {
+        gemv(stream, dtype, rows, x, ldx, w, y, ldy, n, k, outF32, 2);
+    }
+
+    /** {@link #gemv} with {@code rowsPerWarp} output rows per warp (2; 1 or 4 also exist for 1 and 2 rows). */
+    public void gemv(CudaStream stream, CudaDtype dtype, int rows, long x, int ldx, long w, long y, int ldy, int n, int k,
+                     boolean outF32, int rowsPerWarp) {
         if (!gemvSupports(rows, k, ldx, x, w)) {
             throw new IllegalArgumentException("gemv takes 1..8 rows, k and ldx multiples of 8 and 16-byte aligned x and W; got rows "
                     + rows + " k " + k + " ldx " + ldx);
         }
         int m = rows == 1 ? 1 : rows == 2 ? 2 : rows <= 4 ? 4 : 8;
-        int warps = (n + 1) / 2;
-        fn("tf_gemv_" + sfx(dtype) + "_m" + m).launch(Dim3.of((warps + 7) / 8), Dim3.of(256), 0, stream,
+        int r = m <= 2 && (rowsPerWarp == 1 || rowsPerWarp == 4) ? rowsPerWarp : 2;
+        int warps = (n + r - 1) / r;
+        fn("tf_gemv_" + sfx(dtype) + "_m" + m + (r == 2 ? "" : "_r" + r)).launch(Dim3.of((warps + 7) / 8), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(outF32 ? 1 : 0));
     }
 
