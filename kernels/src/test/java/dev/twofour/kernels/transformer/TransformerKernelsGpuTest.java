@@ -353,10 +353,10 @@ class TransformerKernelsGpuTest {
                     float poison = HalfFloats.toFloat(dt, (short) 0x7F7F);
                     if (rows < 8) assertEquals(poison, got[rows * n], 0f, "rows past the count are not written");
                     if (rows <= 2) {
-                        for (int r : new int[] {1, 4}) {
+                        for (int rpw : new int[] {1, 4}) {
                             DeviceBuffer yr = poisoned16(rows * n);
-                            tk.gemv(stream, dt, rows, dx.address(), k, dw.address(), yr.address(), n, n, k, false, r);
-                            assertClose(refF, get(yr, rows * n, dt), ulpTol(dt), "gemv " + r + " rows/warp " + dt + " " + n + "x" + k + " rows " + rows);
+                            tk.gemv(stream, dt, rows, dx.address(), k, dw.address(), yr.address(), n, n, k, false, rpw);
+                            assertClose(refF, get(yr, rows * n, dt), ulpTol(dt), "gemv " + rpw + " rows/warp " + dt + " " + n + "x" + k + " rows " + rows);
                         }
                     }
                     DeviceBuffer y32 = DeviceBuffer.allocate(4L * rows * n);
