@@ -109,10 +109,6 @@ public final class DecodeSpeed {
                         last = m.decodeStep(slots, last, params);
                         ms[i] = (System.nanoTime() - a) / 1e6;
                     }
-                    if (profile) {
-                        System.out.println(mode + " batch " + b + " launch profile (layer 0 weights, context " + (prompt + gen) + "):");
-                        m.profileDecode(slots, 20).forEach(System.out::println);
-                    }
                     Arrays.sort(ms);
                     double med = ms[steps / 2], p90 = ms[(int) (steps * 0.9)];
                     String line = String.format("%-6s decode batch %2d: %6.3f ms/step (p90 %.3f), %7.1f tok/s per sequence, %8.1f tok/s total%s",
@@ -120,6 +116,10 @@ public final class DecodeSpeed {
                             b == 1 ? String.format(", %.0f%% of the %.0f tok/s roofline", 100.0 * (1000.0 / med) / roofline, roofline) : "");
                     System.out.println(line);
                     table.add(line);
+                    if (profile) {
+                        System.out.println(mode + " batch " + b + " launch profile (layer 0 weights, context " + (prompt + gen) + "):");
+                        m.profileDecode(slots, 20).forEach(System.out::println);
+                    }
                     for (int s : slots) m.free(s);
                 }
             }
