@@ -214,25 +214,46 @@ public final class CpuBackend implements Backend {
         if (cols != numHeads * headDim) throw new IllegalArgumentException("rope: " + cols + " columns is not " + numHeads + " heads × " + headDim);
         float[] xs = t(x).data();
         int[] pos = step.positions();
-        float[] inv = rope.invFreq();
+        int maxPos = 0;
+        for (int p : pos) maxPos = Math.max(maxPos, p);
+        RopeTable table = ropeTable(rope, maxPos + 1);
+        float[] cosT = table.cos, sinT = table.sin;
         par.forRange(pos.length, 4, (t0, t1) -> {
-            float[] cos = new float[half], sin = new float[half];
             for (int tk = t0; tk < t1; tk++) {
-                for (int i = 0; i < half; i++) {
-                    float a = (float) pos[tk] * inv[i];
-                    cos[i] = (float) Math.cos(a);
-                    sin[i] = (float) Math.sin(a);
-                }
+                int to = pos[tk] * half;
                 for (int h = 0; h < numHeads; h++) {
                     int o = tk * cols + h * headDim;
                     for (int i = 0; i < half; i++) {
-                        float x1 = xs[o + i], x2 = xs[o + i + half];
-                        xs[o + i] = x1 * cos[i] - x2 * sin[i];
-                        xs[o + i + half] = x2 * cos[i] + x1 * sin[i];
+                        float x1 = xs[o + i], x2 = xs[o + i + half], cs = cosT[to + i], sn = sinT[to + i];
+                        xs[o + i] = x1 * cs - x2 * sn;
+                        xs[o + i + half] = x2 * cs + x1 * sn;
                     }
                 }
             }
         });
+    }
+
+    /** cos/sin of every (position, pair) up to a length, per {@link Rope}; grown by doubling. */
+    private record RopeTable(Rope rope, int positions, float[] cos, float[] sin) {}
+
+    private volatile RopeTable ropeTable;
+
+    private RopeTable ropeTable(Rope rope, int positions) {
+        RopeTable t = ropeTable;
+        if (t != null && t.rope == rope && t.positions >= positions) return t;
+        int n = Math.max(positions, t != null && t.rope == rope ? 2 * t.positions : 256);
+        int half = rope.headDim() / 2;
+        float[] cos = new float[n * half], sin = new float[n * half];
+        for (int p = 0; p < n; p++) {
+            for (int i = 0; i < half; i++) {
+                float a = rope.angle(p, i);   // fp32 angle, as transformers computes it
+                cos[p * half + i] = (float) Math.cos(a);
+                sin[p * half + i] = (float) Math.sin(a);
+            }
+        }
+        t = new RopeTable(rope, n, cos, sin);
+        ropeTable = t;
+        return t;
     }
 
     @Override public void kvAppend(KvCache cache, int layer, Tensor k, Tensor v, StepLayout step) {
@@ -262,31 +283,74 @@ public final class CpuBackend implements Backend {
         int units = pos.length * numHeads;
         par.forRange(units, 4, (u0, u1) -> {
             float[] scores = new float[0];
+            int[] rows = new int[0];
             float[] acc = new float[headDim];
             for (int u = u0; u < u1; u++) {
                 int tk = u / numHeads, h = u % numHeads, g = h / group;
                 int ctx = pos[tk] + 1;
-                if (scores.length < ctx) scores = new float[Math.max(ctx, 2 * scores.length)];
+                if (scores.length < ctx) {
+                    scores = new float[Math.max(ctx, 2 * scores.length)];
+                    rows = new int[scores.length];
+                }
                 int[] table = tables[seq[tk]];
+                for (int j = 0; j < ctx; j++) rows[j] = (table[j / bs] * bs + j % bs) * width + g * headDim;
                 int qo = tk * qCols + h * headDim;
+                scores(qs, qo, kc, rows, ctx, headDim, scale, scores);
                 float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < ctx; j++) {
-                    int ko = (table[j / bs] * bs + j % bs) * width + g * headDim;
-                    float sc = Vec.dot(qs, qo, kc, ko, headDim) * scale;
-                    scores[j] = sc;
-                    if (sc > max) max = sc;
-                }
+                for (int j = 0; j < ctx; j++) max = Math.max(max, scores[j]);
                 float sum = expShift(scores, ctx, max);
-                java.util.Arrays.fill(acc, 0f);
-                for (int j = 0; j < ctx; j++) {
-                    int vo = (table[j / bs] * bs + j % bs) * width + g * headDim;
-                    axpy(scores[j], vc, vo, acc, headDim);
-                }
+                weightedSum(scores, vc, rows, ctx, headDim, acc);
                 float inv = 1f / sum;
                 int oo = tk * qCols + h * headDim;
                 for (int i = 0; i < headDim; i++) os[oo + i] = acc[i] * inv;
             }
         });
+    }
+
+    /** {@code scores[j] = q · k[rows[j]] × scale}, four keys per pass over q. */
+    private static void scores(float[] q, int qo, float[] kc, int[] rows, int ctx, int hd, float scale, float[] scores) {
+        int hv = hd - hd % L;
+        int j = 0;
+        for (; j + 4 <= ctx; j += 4) {
+            int r0 = rows[j], r1 = rows[j + 1], r2 = rows[j + 2], r3 = rows[j + 3];
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0; i < hv; i += L) {
+                FloatVector qv = FloatVector.fromArray(F, q, qo + i);
+                a0 = qv.fma(FloatVector.fromArray(F, kc, r0 + i), a0);
+                a1 = qv.fma(FloatVector.fromArray(F, kc, r1 + i), a1);
+                a2 = qv.fma(FloatVector.fromArray(F, kc, r2 + i), a2);
+                a3 = qv.fma(FloatVector.fromArray(F, kc, r3 + i), a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (int i = hv; i < hd; i++) {
+                float qi = q[qo + i];
+                s0 += qi * kc[r0 + i];
+                s1 += qi * kc[r1 + i];
+                s2 += qi * kc[r2 + i];
+                s3 += qi * kc[r3 + i];
+            }
+            scores[j] = s0 * scale;
+            scores[j + 1] = s1 * scale;
+            scores[j + 2] = s2 * scale;
+            scores[j + 3] = s3 * scale;
+        }
+        for (; j < ctx; j++) scores[j] = Vec.dot(q, qo, kc, rows[j], hd) * scale;
+    }
+
+    /** {@code acc = Σ_j p[j] v[rows[j]]}, each slice of acc kept in a register across all keys. */
+    private static void weightedSum(float[] p, float[] vc, int[] rows, int ctx, int hd, float[] acc) {
+        int hv = hd - hd % L;
+        for (int i = 0; i < hv; i += L) {
+            FloatVector a = FloatVector.zero(F);
+            for (int j = 0; j < ctx; j++) a = FloatVector.fromArray(F, vc, rows[j] + i).fma(FloatVector.broadcast(F, p[j]), a);
+            a.intoArray(acc, i);
+        }
+        for (int i = hv; i < hd; i++) {
+            float s = 0;
+            for (int j = 0; j < ctx; j++) s += p[j] * vc[rows[j] + i];
+            acc[i] = s;
+        }
     }
 
     /** {@code s[i] = exp(s[i] - max)} for i < n; returns the sum. */
@@ -304,12 +368,6 @@ public final class CpuBackend implements Backend {
             total += s[i];
         }
         return total;
-    }
-
-    private static void axpy(float a, float[] x, int xo, float[] y, int n) {
-        int i = 0;
-        for (; i + L <= n; i += L) FloatVector.fromArray(F, x, xo + i).fma(FloatVector.broadcast(F, a), FloatVector.fromArray(F, y, i)).intoArray(y, i);
-        for (; i < n; i++) y[i] += a * x[xo + i];
     }
 
     @Override public void swiglu(Tensor gate, Tensor up, Tensor out, int rows) {
