@@ -94,7 +94,7 @@ public final class DecodeBench {
         }
         bar.finish("done");
         return new DecodeReport(device, target.backendName(), target.label(), target.dtypeName(), o.promptLen(), o.gen(),
-                o.warmupSteps(), o.reps(), Instant.now().toString(), notes, withSpeedups(results), null);
+                Math.min(o.warmupSteps(), o.gen() - 1), o.reps(), Instant.now().toString(), notes, withSpeedups(results), null);
     }
 
     /**

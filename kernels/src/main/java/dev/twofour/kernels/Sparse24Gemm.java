@@ -12,8 +12,9 @@ import dev.twofour.cuda.KernelArgs;
  * fp32 accumulation. Built for decode (m = 1..16) where the GEMM is memory-bound; see
  * kernels/src/main/cuda/sparse24_gemm.cuh for the layout of the work and kernels/NOTES.md for timings.
  *
- * <p>Split-K partial sums go to a workspace this object owns (fp32 partials plus one counter per
- * output tile, zeroed once and reset by the kernel itself). The workspace grows on demand; call
+ * <p>Split-K partial sums go to workspaces this object owns: fp32 partials, and one arrival counter
+ * per output tile in a buffer of its own (zeroed once; the kernel resets each counter after use, so
+ * the buffer is all zeros between launches whatever plan ran before). They grow on demand; call
  * {@link #reserve} with the largest plan before capturing a CUDA graph, since allocation is not
  * allowed during capture. One instance per stream (two streams must not share a workspace).
  * Java twin: {@link dev.twofour.kernels.ref.Sparse24GemmRef}.
@@ -33,6 +34,8 @@ public final class Sparse24Gemm implements AutoCloseable {
         public long workspaceFloats() { return splits > 1 ? (long) splits * m * n : 0; }
         public int counters() { return splits > 1 ? tokenTiles * rowGroups : 0; }
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
+        /** Thread blocks launched. */
+        public long ctas() { return (long) tokenTiles * rowGroups * splits; }
         /** Bytes the kernel must read at least: values, metadata and activations. */
         public long minBytesRead(CudaDtype dtype) {
             long kp = (k + 15) & ~15L;
@@ -66,16 +69,14 @@ public final class Sparse24Gemm implements AutoCloseable {
         int bestSb;
         if (forcedSplits > 0) {
             bestSb = Math.min(maxSb, Math.max(1, (nsb + forcedSplits - 1) / forcedSplits));
+        } else if (base >= multiprocessors) {
+            // Enough tiles to cover the SMs: as few splits as shared memory allows (measured best on
+            // 22016x4096: 2 splits of 11 superblocks beat 3, 4, 8, 16; kernels/NOTES.md).
+            bestSb = Math.min(maxSb, nsb);
         } else {
-            // Cost ~ waves x (superblocks per CTA + 1 for its fixed prologue/epilogue); ties go to fewer splits.
-            bestSb = 1;
-            long bestCost = Long.MAX_VALUE;
-            for (int sb = 1; sb <= Math.min(nsb, maxSb); sb++) {
-                int splits = (nsb + sb - 1) / sb;
-                long waves = (base * splits + slots - 1) / slots;
-                long cost = waves * (sb + 1);
-                if (cost <= bestCost) { bestCost = cost; bestSb = sb; }
-            }
+            // Few tiles: split K until about two CTAs per SM run (4096x4096 at m=1: 8 splits of 2 was best).
+            long wantSplits = (slots + base - 1) / base;
+            bestSb = (int) Math.min(maxSb, Math.max(1, (nsb + wantSplits - 1) / wantSplits));
         }
         int splits = (nsb + bestSb - 1) / bestSb;
         int shared = 128 + tokensPerTile * (bestSb * SUPERBLOCK + 8) * 2;
@@ -83,7 +84,8 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     private final Kernels kernels;
-    private DeviceBuffer workspace;
+    private DeviceBuffer partials;
+    private DeviceBuffer counters;
     private boolean closed;
 
     public Sparse24Gemm(Kernels kernels) {
@@ -95,16 +97,23 @@ public final class Sparse24Gemm implements AutoCloseable {
         return plan(m, n, k, kernels.multiprocessors());
     }
 
-    /** Makes sure the workspace fits {@code plan} (allocates and zeroes; synchronizes the context when it grows). */
+    /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
     public void reserve(Plan plan) {
         ensureOpen();
-        long need = plan.workspaceBytes();
-        if (need == 0 || (workspace != null && workspace.bytes() >= need)) return;
-        long bytes = Math.max(need, workspace == null ? 0 : workspace.bytes() * 2);
-        kernels.context().synchronize();  // the old workspace may still be in use
-        if (workspace != null) workspace.close();
-        workspace = DeviceBuffer.allocate(bytes);
-        workspace.memset((byte) 0);
+        long floats = plan.workspaceFloats() * 4, ctrs = plan.counters() * 4L;
+        if (floats > 0 && (partials == null || partials.bytes() < floats)) {
+            kernels.context().synchronize();  // the old buffer may still be in use
+            if (partials != null) partials.close();
+            partials = null;
+            partials = DeviceBuffer.allocate(Math.max(floats, 1L << 20));
+        }
+        if (ctrs > 0 && (counters == null || counters.bytes() < ctrs)) {
+            kernels.context().synchronize();
+            if (counters != null) counters.close();
+            counters = null;
+            counters = DeviceBuffer.allocate(Math.max(ctrs, 64L << 10));
+            counters.memset((byte) 0);
+        }
     }
 
     /** Y = X · Wᵀ with the default plan. Strides are in elements. */
@@ -128,16 +137,16 @@ public final class Sparse24Gemm implements AutoCloseable {
         Launch.requireBytes(values, n * kp / 2 * es, "2:4 values [" + n + "][" + kp / 2 + "]");
         Launch.requireBytes(metadata, n * kp / 8, "2:4 metadata [" + n + "][" + kp / 8 + "]");
         reserve(p);
-        long ws = 0, counters = 0;
+        long ws = 0, ctrs = 0;
         if (p.splits() > 1) {
-            ws = workspace.address();
-            counters = ws + p.workspaceFloats() * 4;
+            ws = partials.address();
+            ctrs = counters.address();
         }
         String name = "twofour_sparse24_gemm_" + Launch.suffix(dtype) + "_mt" + p.tokensPerTile();
         kernels.function(name).launch(
                 Dim3.of(p.tokenTiles(), p.rowGroups(), p.splits()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
-                        .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(counters));
+                        .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(ctrs));
     }
 
     private static void checkShape(int m, int n, int k) {
@@ -155,7 +164,9 @@ public final class Sparse24Gemm implements AutoCloseable {
     @Override public void close() {
         if (closed) return;
         closed = true;
-        if (workspace != null) workspace.close();
-        workspace = null;
+        if (partials != null) partials.close();
+        if (counters != null) counters.close();
+        partials = null;
+        counters = null;
     }
 }
