@@ -16,9 +16,16 @@ mkdir -p "$out"
 exec > >(tee -a "$out/run.log") 2>&1
 pack=$root/device-pack
 if [[ ${1:-} == --pack ]]; then pack=$root/${2:?--pack needs a folder}; shift 2; fi
-[[ -f $pack/jdk.tgz ]] || { echo "run.sh: $pack/jdk.tgz is missing: run scripts/device/pack.sh first and carry device-pack"; exit 2; }
-
-rm -rf /tmp/jdk && tar xzf "$pack/jdk.tgz" -C /tmp
+# jdk.txz (xz, smaller: the tree + carry must stay under 64 MiB) or jdk.tgz.
+rm -rf /tmp/jdk
+if [[ -f $pack/jdk.txz ]]; then
+  if command -v xz >/dev/null; then tar xJf "$pack/jdk.txz" -C /tmp
+  else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall("/tmp")' "$pack/jdk.txz"; fi
+elif [[ -f $pack/jdk.tgz ]]; then
+  tar xzf "$pack/jdk.tgz" -C /tmp
+else
+  echo "run.sh: $pack/jdk.txz or jdk.tgz is missing: run scripts/device/pack.sh first and carry that folder"; exit 2
+fi
 export JAVA_HOME=/tmp/jdk PATH=/tmp/jdk/bin:$PATH
 export TWOFOUR_NO_BUILD=1 TWOFOUR_OUT=$out
 if [[ -f $pack/cli/twofour-cli.jar ]]; then
