@@ -17,7 +17,9 @@ __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
     for (int j = 0; j < 8; j++) f[j] = to_f(e[j]);
 }
 
-template <typename T, int M, int R>
+// SWI: x is a fused gate|up output [rows][2K] (ldx = its row stride) and the GEMV input is
+// T(T(silu(gate)) * up), computed on the fly exactly as tf_swiglu rounds it (down_proj without the swiglu launch).
+template <typename T, int M, int R, bool SWI = false>
 __device__ void gemv(const T* __restrict__ x, int ldx, const T* __restrict__ w, void* y, int ldy, int rows, int N,
                      int K, int outF32) {
     const int lane = threadIdx.x & 31;
@@ -43,6 +45,13 @@ __device__ void gemv(const T* __restrict__ x, int ldx, const T* __restrict__ w, 
             const uint4 xv = m < rows ? __ldg(reinterpret_cast<const uint4*>(x + (size_t)m * ldx + k0)) : make_uint4(0, 0, 0, 0);
             float xf[8];
             unpack8<T>(xv, xf);
+            if constexpr (SWI) {
+                const uint4 uv = m < rows ? __ldg(reinterpret_cast<const uint4*>(x + (size_t)m * ldx + K + k0)) : make_uint4(0, 0, 0, 0);
+                float uf[8];
+                unpack8<T>(uv, uf);
+#pragma unroll
+                for (int j = 0; j < 8; j++) xf[j] = round_t<T>(round_t<T>(xf[j] / (1.0f + expf(-xf[j]))) * uf[j]);
+            }
 #pragma unroll
             for (int r = 0; r < R; r++) {
                 float wf[8];
@@ -83,6 +92,16 @@ extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_##SUF##_m
         const T* w, void* y, int ldy, int rows, int N, int K, int outF32) {                                          \
     tf::gemv<T, M, R>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                       \
 }
+#define TF_GEMV_SWIGLU(T, SUF, M)                                                                                   \
+extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_swiglu_##SUF##_m##M(const T* x, int ldx,       \
+        const T* w, void* y, int ldy, int rows, int N, int K, int outF32) {                                          \
+    tf::gemv<T, M, 2, true>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                 \
+}
+TF_GEMV_SWIGLU(tf::f16, f16, 1)
+TF_GEMV_SWIGLU(tf::f16, f16, 2)
+TF_GEMV_SWIGLU(tf::bf16, bf16, 1)
+TF_GEMV_SWIGLU(tf::bf16, bf16, 2)
+#undef TF_GEMV_SWIGLU
 TF_GEMV_R(tf::f16, f16, 1, 1)
 TF_GEMV_R(tf::f16, f16, 1, 4)
 TF_GEMV_R(tf::f16, f16, 2, 1)

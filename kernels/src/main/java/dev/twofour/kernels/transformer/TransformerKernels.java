@@ -220,6 +220,20 @@ public final class TransformerKernels {
                 new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(outF32 ? 1 : 0));
     }
 
+    /**
+     * The down projection fused with SwiGLU for 1 or 2 rows: {@code y[r] = W · (silu(gate[r]) * up[r])} where
+     * {@code gateUp} is {@code [rows][2k]} (gate then up, row stride {@code ldGateUp}); rounds like {@link #swiglu}.
+     */
+    public void gemvSwiglu(CudaStream stream, CudaDtype dtype, int rows, long gateUp, int ldGateUp, long w, long y, int ldy,
+                           int n, int k) {
+        if (rows < 1 || rows > 2 || !gemvSupports(1, k, ldGateUp, gateUp, w)) {
+            throw new IllegalArgumentException("gemvSwiglu takes 1 or 2 rows, k and ldGateUp multiples of 8, aligned pointers; got rows "
+                    + rows + " k " + k + " ldGateUp " + ldGateUp);
+        }
+        fn("tf_gemv_swiglu_" + sfx(dtype) + "_m" + rows).launch(Dim3.of(((n + 1) / 2 + 7) / 8), Dim3.of(256), 0, stream,
+                new KernelArgs().ptr(gateUp).i32(ldGateUp).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(0));
+    }
+
     /** Floats per row of {@code fparams}: temperature, topP, minP, repetition, frequency, presence. */
     public static final int FPARAMS = 6;
     /** Ints per row of {@code iparams}: topK, slot, seed low 32 bits, seed high 32 bits. */

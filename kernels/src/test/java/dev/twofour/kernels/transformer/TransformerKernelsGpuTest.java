@@ -373,6 +373,25 @@ class TransformerKernelsGpuTest {
     }
 
     @Test
+    void gemvFusedWithSwigluMatchesSwigluThenGemv() {
+        Random r = new Random(9);
+        for (CudaDtype dt : DTYPES) {
+            int n = 515, k = 1384;
+            float[] w = rand(r, n * k, 0.05f, dt);
+            DeviceBuffer dw = dev(w, dt);
+            for (int rows : new int[] {1, 2}) {
+                float[] gu = rand(r, rows * 2 * k, 2f, dt);
+                DeviceBuffer dgu = dev(gu, dt), act = poisoned16(rows * k), y1 = poisoned16(rows * n), y2 = poisoned16(rows * n);
+                tk.swiglu(stream, dt, dgu.address(), 2 * k, dgu.address() + 2L * k, 2 * k, act.address(), k, rows, k);
+                tk.gemv(stream, dt, rows, act.address(), k, dw.address(), y1.address(), n, n, k, false);
+                tk.gemvSwiglu(stream, dt, rows, dgu.address(), 2 * k, dw.address(), y2.address(), n, n, k);
+                assertClose(get(y1, rows * n, dt), get(y2, rows * n, dt), 1e-3, "fused vs two launches " + dt + " rows " + rows);
+            }
+            free();
+        }
+    }
+
+    @Test
     void samplerMatchesReferenceAndIsReproducible() {
         Random r = new Random(7);
         for (int vocab : new int[] {32000, 128256, 1001}) {

@@ -49,6 +49,8 @@ import java.util.Random;
 public final class CudaModel implements AutoCloseable {
     /** Batch-size buckets, one CUDA graph each. */
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
+    /** Decode rows served by our GEMV run SwiGLU inside the down projection (one launch less per layer). */
+    static final boolean FUSE_SWIGLU = Boolean.parseBoolean(System.getProperty("twofour.cuda.fuseSwiglu", "false"));
 
     /**
      * @param maxBatch     sequences held at once (KV slots); a decode step takes up to this many
@@ -485,8 +487,10 @@ public final class CudaModel implements AutoCloseable {
             l.o().forward(stream, attnOut, delta, rows);
             tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln2().address(), normed.address(), h, rows, h, eps);
             l.gateUp().forward(stream, normed, gateUpOut, rows);
-            tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, rows, im);
-            l.down().forward(stream, act, delta, rows);
+            if (!(FUSE_SWIGLU && l.down() instanceof CublasLinear cd && cd.forwardSwiglu(stream, gateUpOut, delta, rows))) {
+                tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, rows, im);
+                l.down().forward(stream, act, delta, rows);
+            }
         }
         tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, finalNorm.address(), normed.address(), h, rows, h, eps);
         if (gather) {
@@ -709,6 +713,10 @@ public final class CudaModel implements AutoCloseable {
                     }
                 }
             }
+        }
+        if (l.down() instanceof CublasLinear cd && cd.hasGemv() && bucket <= 2) {
+            ops.put("down fused with swiglu (gemv)", () -> cd.forwardSwiglu(stream, gateUpOut, delta, bucket));
+            bytes.put("down fused with swiglu (gemv)", cd.weightBytes());
         }
         ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, bucket, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
                 ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));
