@@ -46,10 +46,10 @@ public final class CpuPruneEngine implements PruneEngine {
             if (dense == 0) { converged = true; break; }
             tau *= schedule.growth();
         }
-        // Fix the mask: the top two |w| of the iterate (ties by the original |W₀|).
+        // Fix the mask: the top two |w| of the iterate. Zeros rank below every nonzero (negative
+        // scores) and among themselves by the original |W₀|, for groups the prox emptied.
         float[] score = new float[w.length];
-        for (int i = 0; i < w.length; i++) score[i] = Math.abs(w[i]) + 1e-30f * Math.abs(w0[i]);
-        for (int i = 0; i < w.length; i++) if (w[i] == 0) score[i] = 1e-20f * Math.abs(w0[i]);
+        for (int i = 0; i < w.length; i++) score[i] = w[i] != 0 ? Math.abs(w[i]) : -1f / (1f + Math.abs(w0[i]));
         Masks.keepTopTwo(w, score);
         return new ProxOutcome(w, it, converged, tau);
     }
