@@ -67,32 +67,39 @@ public final class DecodeBench {
             try (BenchModel m = opened) {
                 notes.add(mode + ": " + m.weightsNote());
                 for (int b : o.batches()) {
-                    Random rnd = new Random(1000L * b + 1);
-                    double base = doneRounds;
-                    String label = String.format(Locale.ROOT, "%s batch %d", mode, b);
-                    round(m, b, o, vocab, rnd, Math.min(o.warmupSteps(), o.gen() - 1),
-                            f -> bar.update(base + f, label + " warm-up"));
-                    doneRounds += 1;
-                    double[] ttft = new double[o.reps()], medians = new double[o.reps()];
-                    double[] all = new double[o.reps() * (o.gen() - 1)];
-                    for (int r = 0; r < o.reps(); r++) {
-                        double base2 = doneRounds;
-                        Round t = round(m, b, o, vocab, rnd, o.gen() - 1, f -> bar.update(base2 + f, label));
-                        ttft[r] = t.ttftMillis();
-                        double[] s = t.stepMillis().clone();
-                        System.arraycopy(s, 0, all, r * s.length, s.length);
-                        medians[r] = median(s);
+                    try {
+                        Random rnd = new Random(1000L * b + 1);
+                        double base = doneRounds;
+                        String label = String.format(Locale.ROOT, "%s batch %d", mode, b);
+                        round(m, b, o, vocab, rnd, Math.min(o.warmupSteps(), o.gen() - 1),
+                                f -> bar.update(base + f, label + " warm-up"));
                         doneRounds += 1;
+                        double[] ttft = new double[o.reps()], medians = new double[o.reps()];
+                        double[] all = new double[o.reps() * (o.gen() - 1)];
+                        for (int r = 0; r < o.reps(); r++) {
+                            double base2 = doneRounds;
+                            Round t = round(m, b, o, vocab, rnd, o.gen() - 1, f -> bar.update(base2 + f, label));
+                            ttft[r] = t.ttftMillis();
+                            double[] s = t.stepMillis().clone();
+                            System.arraycopy(s, 0, all, r * s.length, s.length);
+                            medians[r] = median(s);
+                            doneRounds += 1;
+                        }
+                        double med = median(medians), p90 = percentile(all, 0.9);
+                        DecodeResult res = new DecodeResult(mode, b, median(ttft), med, p90, 1000.0 / med, b * 1000.0 / med, Double.NaN,
+                                m.weightBytesPerToken(), m.deviceMemoryUsed(), o.gen() - 1);
+                        results.add(res);
+                        log.println(line(res));
+                    } catch (RuntimeException e) {
+                        // Keep what was measured; a failed GPU context is not used again.
+                        failed(notes, log, mode + ": stopped at batch " + b, e);
+                        break;
                     }
-                    double med = median(medians), p90 = percentile(all, 0.9);
-                    DecodeResult res = new DecodeResult(mode, b, median(ttft), med, p90, 1000.0 / med, b * 1000.0 / med, Double.NaN,
-                            m.weightBytesPerToken(), m.deviceMemoryUsed(), o.gen() - 1);
-                    results.add(res);
-                    log.println(line(res));
                 }
             }
         }
         bar.finish("done");
+        if (results.isEmpty()) throw new IllegalStateException("nothing was measured: " + String.join("; ", notes));
         return new DecodeReport(device, target.backendName(), target.label(), target.dtypeName(), o.promptLen(), o.gen(),
                 Math.min(o.warmupSteps(), o.gen() - 1), o.reps(), Instant.now().toString(), notes, withSpeedups(results), null);
     }
@@ -105,14 +112,26 @@ public final class DecodeBench {
         String mode = sparse ? "2:4" : "dense";
         try {
             return target.open(sparse, maxBatch, maxContext, chunk);
-        } catch (IllegalStateException e) {
-            String msg = e.getMessage() == null ? "" : e.getMessage();
-            if (!msg.contains("does not fit")) throw e;
-            String first = msg.lines().findFirst().orElse(msg);
-            notes.add(mode + ": not run: " + first);
-            log.println(mode + ": not run: " + first);
+        } catch (IllegalArgumentException e) {
+            throw e;  // a usage error: nothing can run
+        } catch (RuntimeException e) {
+            String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (msg.contains("does not fit")) {
+                String first = msg.lines().findFirst().orElse(msg).replaceFirst("\\s*Plan:\\s*$", "");
+                notes.add(mode + ": not run: " + first);
+                log.println(mode + ": not run: " + first);
+            } else {
+                failed(notes, log, mode + ": could not be loaded", e);
+            }
             return null;
         }
+    }
+
+    /** Records a failure as a note and a log line (the report keeps what was measured before it). */
+    static void failed(List<String> notes, PrintStream log, String what, RuntimeException e) {
+        String msg = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+        notes.add(what + ": " + msg);
+        log.println(what + ": " + msg);
     }
 
     /** One line per result, for logs. */

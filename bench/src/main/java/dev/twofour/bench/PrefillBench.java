@@ -38,14 +38,18 @@ public final class PrefillBench {
 
     public static PrefillReport run(BenchTarget target, Options o, ProgressBar bar, PrintStream log) {
         int context = target.config().maxPositionEmbeddings();
+        List<String> notes = new ArrayList<>();
         if (o.maxLength() > context) {
-            throw new IllegalArgumentException("--lengths " + o.maxLength() + " is longer than " + target.label() + "'s context of " + context + " positions");
+            if (target.preset() == null) {
+                throw new IllegalArgumentException("--lengths " + o.maxLength() + " is longer than " + target.label() + "'s context of " + context + " positions");
+            }
+            // Synthetic weights: positions past the trained context cost the same, so the timing is still meaningful.
+            notes.add("prompts past " + target.label() + "'s " + context + "-position context are timed on synthetic weights (the cost does not depend on it)");
         }
         List<Boolean> modes = target.modes(o.sparse());
         String device = target.deviceName();
         int vocab = target.config().vocabSize();
         List<PrefillResult> results = new ArrayList<>();
-        List<String> notes = new ArrayList<>();
         double total = 0;
         for (int l : o.lengths()) total += (1.0 + o.reps()) * l;
         total *= modes.size();
@@ -61,27 +65,34 @@ public final class PrefillBench {
             try (BenchModel m = opened) {
                 notes.add(mode + ": " + m.weightsNote());
                 for (int len : o.lengths()) {
-                    Random rnd = new Random(len);
-                    int[] prompt = DecodeBench.randomIds(rnd, len, vocab);
-                    String label = mode + " " + len + " tokens";
-                    time(m, prompt);  // warm-up
-                    done += len;
-                    bar.update(done, label);
-                    double[] ms = new double[o.reps()];
-                    for (int r = 0; r < o.reps(); r++) {
-                        ms[r] = time(m, prompt);
+                    try {
+                        Random rnd = new Random(len);
+                        int[] prompt = DecodeBench.randomIds(rnd, len, vocab);
+                        String label = mode + " " + len + " tokens";
+                        time(m, prompt);  // warm-up
                         done += len;
                         bar.update(done, label);
+                        double[] ms = new double[o.reps()];
+                        for (int r = 0; r < o.reps(); r++) {
+                            ms[r] = time(m, prompt);
+                            done += len;
+                            bar.update(done, label);
+                        }
+                        double med = DecodeBench.median(ms), min = java.util.Arrays.stream(ms).min().orElse(med);
+                        PrefillResult res = new PrefillResult(mode, len, med, min, len * 1000.0 / med, Double.NaN);
+                        results.add(res);
+                        log.println(String.format(Locale.ROOT, "%-5s prefill %5d tokens: %9.2f ms (min %.2f), %10.0f tok/s", mode, len, med, min,
+                                res.tokensPerSecond()));
+                    } catch (RuntimeException e) {
+                        // Keep what was measured; a failed GPU context is not used again.
+                        DecodeBench.failed(notes, log, mode + ": stopped at " + len + " tokens", e);
+                        break;
                     }
-                    double med = DecodeBench.median(ms), min = java.util.Arrays.stream(ms).min().orElse(med);
-                    PrefillResult res = new PrefillResult(mode, len, med, min, len * 1000.0 / med, Double.NaN);
-                    results.add(res);
-                    log.println(String.format(Locale.ROOT, "%-5s prefill %5d tokens: %9.2f ms (min %.2f), %10.0f tok/s", mode, len, med, min,
-                            res.tokensPerSecond()));
                 }
             }
         }
         bar.finish("done");
+        if (results.isEmpty()) throw new IllegalStateException("nothing was measured: " + String.join("; ", notes));
         List<PrefillResult> withSpeedup = new ArrayList<>();
         for (PrefillResult r : results) {
             double dense = results.stream().filter(d -> d.mode().equals("dense") && d.length() == r.length())

@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 /** {@code twofour bench ...}: benchmarks. Subcommands hold the flags; the work is in the bench module. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks, dense vs 2:4: GEMM, decode, prefill.",
-        subcommands = {BenchCommand.Gemm.class, BenchDecodeCommand.class, BenchPrefillCommand.class})
+        subcommands = {BenchCommand.Gemm.class, BenchDecodeCommand.class, BenchPrefillCommand.class, BenchSummaryCommand.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
