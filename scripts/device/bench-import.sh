@@ -10,7 +10,7 @@ dest=${2:-$root/docs/results/h100}
 [[ -f $tgz ]] || { echo "bench-import.sh: no such file: $tgz" >&2; exit 2; }
 rm -rf "$dest" && mkdir -p "$dest"
 tar xzf "$tgz" -C "$dest"
-tf=$root/twofour
+tf=${TWOFOUR:-$root/twofour}   # TWOFOUR=path/to/launcher to use another build
 for d in "$dest"/*/; do
   d=${d%/}
   if [[ -f $d/decode.json ]]; then "$tf" bench decode --from "$d/decode.json" --out "$d" >/dev/null; fi
