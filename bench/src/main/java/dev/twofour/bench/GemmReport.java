@@ -133,10 +133,22 @@ public record GemmReport(String device, String dtype, double copyGBps, String li
         List<Sparse24Selection.Entry> entries = new ArrayList<>();
         for (String shape : shapes()) {
             for (int m : ms(shape)) {
-                bestAfterSelection(shape, m).ifPresent(r -> entries.add(new Sparse24Selection.Entry(r.n(), r.k(), r.m(), methodOf(r.method()))));
+                bestAfterSelection(shape, m).ifPresent(r -> entries.add(entry(r)));
             }
         }
         return Sparse24Selection.of(entries);
+    }
+
+    private static final java.util.regex.Pattern CONFIG = java.util.regex.Pattern.compile("config (\\d+), split-K (\\d+)");
+
+    /** The selection entry for a winning result; a tuned cuSPARSELt one carries its configuration (from its note). */
+    static Sparse24Selection.Entry entry(GemmResult r) {
+        Sparse24Selection.Method method = methodOf(r.method());
+        java.util.regex.Matcher c = CONFIG.matcher(r.note());
+        if (method == Sparse24Selection.Method.CUSPARSELT && r.method().equals("cusparselt-tuned") && c.find()) {
+            return new Sparse24Selection.Entry(r.n(), r.k(), r.m(), method, Integer.parseInt(c.group(1)), Integer.parseInt(c.group(2)));
+        }
+        return new Sparse24Selection.Entry(r.n(), r.k(), r.m(), method);
     }
 
     static Sparse24Selection.Method methodOf(String method) {

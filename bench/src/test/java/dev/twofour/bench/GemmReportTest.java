@@ -22,7 +22,7 @@ class GemmReportTest {
                 new GemmResult("o", 4096, 4096, 1, "fp16", "cusparselt", 20.0, 1.7, 900, 0.6, 1e-4, "default"),
                 new GemmResult("o", 4096, 4096, 512, "fp16", "dense", 30.0, 500, 900, 1.0, 0, "cublasGemmEx"),
                 new GemmResult("o", 4096, 4096, 512, "fp16", "ours", 25.0, 600, 900, 1.2, 0.5, "tile 16"),   // wrong: never selected
-                new GemmResult("o", 4096, 4096, 512, "fp16", "cusparselt-tuned", 22.0, 700, 900, 30.0 / 22, 1e-4, "config 3")));
+                new GemmResult("o", 4096, 4096, 512, "fp16", "cusparselt-tuned", 22.0, 700, 900, 30.0 / 22, 1e-4, "config 3, split-K 1")));
     }
 
     @Test
@@ -38,6 +38,7 @@ class GemmReportTest {
         Sparse24Selection sel = Sparse24Selection.load(dir.resolve("selection.tsv"));
         assertEquals(Sparse24Selection.Method.OURS, sel.choose(4096, 4096, 1));
         assertEquals(Sparse24Selection.Method.CUSPARSELT, sel.choose(4096, 4096, 300), "the wrong fast result is not selected");
+        assertEquals(3, sel.entryFor(4096, 4096, 300).configId(), "the tuned configuration travels with the choice");
         assertEquals(7, Files.readAllLines(dir.resolve("gemm.csv")).size());
         if (ModuleLayer.boot().findModule("java.desktop").isPresent()) assertTrue(Files.size(dir.resolve("gemm.png")) > 1000);
     }

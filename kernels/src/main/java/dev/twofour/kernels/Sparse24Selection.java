@@ -15,19 +15,28 @@ import java.util.Locale;
  * so a 2:4 model is never slower than dense.
  *
  * <p>From tuning data ({@code selection.tsv} written by {@code twofour bench gemm}: lines
- * {@code N K M METHOD}) when there is an entry for the layer's shape: the entry with the smallest
+ * {@code N K M METHOD [CONFIG_ID SPLIT_K]}, the last two the cuSPARSELt configuration that won, -1 for
+ * the library's default) when there is an entry for the layer's shape: the entry with the smallest
  * measured M >= the requested M (or the largest measured M beyond them). Otherwise the built-in
- * default, by M bucket, measured on the H100 (kernels/NOTES.md).
+ * default: our kernel for M <= 8, dense above. It never picks cuSPARSELt without tuning data, because
+ * cuSPARSELt 0.8 with its default configuration ran at 0.2-0.7x of cuBLAS on the H100 below M = 4096
+ * (docs/results/gemm-h100-fp16); our kernel won at M = 1..8 on the Llama-2-7B shapes (1.14-1.60x;
+ * one exception, 4096x4096 at M = 8: 0.98x).
  */
 public final class Sparse24Selection {
     public enum Method { OURS, CUSPARSELT, DENSE }
 
-    /** One measurement: for weights N x K at M tokens, {@code method} was fastest. */
-    public record Entry(int n, int k, int m, Method method) {}
+    /**
+     * One measurement: for weights N x K at M tokens, {@code method} was fastest; for CUSPARSELT, with
+     * configuration {@code configId} and {@code splitK} (-1: the library's default).
+     */
+    public record Entry(int n, int k, int m, Method method, int configId, int splitK) {
+        public Entry(int n, int k, int m, Method method) { this(n, k, m, method, -1, -1); }
+    }
 
     /** Built-in M buckets (inclusive upper bounds) for shapes without tuning data. */
-    private static final int[] DEFAULT_MAX_M = {16, 256, Integer.MAX_VALUE};
-    private static final Method[] DEFAULT_METHOD = {Method.OURS, Method.DENSE, Method.CUSPARSELT};
+    private static final int[] DEFAULT_MAX_M = {8, Integer.MAX_VALUE};
+    private static final Method[] DEFAULT_METHOD = {Method.OURS, Method.DENSE};
 
     private final List<Entry> entries;
 
@@ -56,11 +65,12 @@ public final class Sparse24Selection {
             if (line.isEmpty() || line.startsWith("#")) continue;
             String[] f = line.split("\\s+");
             try {
-                if (f.length != 4) throw new IllegalArgumentException("expected 4 fields");
+                if (f.length != 4 && f.length != 6) throw new IllegalArgumentException("expected 4 or 6 fields");
                 out.add(new Entry(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]),
-                        Method.valueOf(f[3].toUpperCase(Locale.ROOT))));
+                        Method.valueOf(f[3].toUpperCase(Locale.ROOT)),
+                        f.length == 6 ? Integer.parseInt(f[4]) : -1, f.length == 6 ? Integer.parseInt(f[5]) : -1));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(tsv + " line " + (i + 1) + ": '" + line + "' is not 'N K M ours|cusparselt|dense' ("
+                throw new IllegalArgumentException(tsv + " line " + (i + 1) + ": '" + line + "' is not 'N K M ours|cusparselt|dense [CONFIG_ID SPLIT_K]' ("
                         + e.getMessage() + "); fix or delete the file and re-run twofour bench gemm", e);
             }
         }
@@ -71,21 +81,31 @@ public final class Sparse24Selection {
 
     /** The method for weights N x K at M tokens. */
     public Method choose(int n, int k, int m) {
+        return entryFor(n, k, m).method();
+    }
+
+    /** The entry that decides N x K at M tokens (a synthetic one, M = bucket bound, for the built-in default). */
+    public Entry entryFor(int n, int k, int m) {
         Entry below = null;
         for (Entry e : entries) {
             if (e.n() != n || e.k() != k) continue;
-            if (e.m() >= m) return e.method();
+            if (e.m() >= m) return e;
             below = e;
         }
-        if (below != null) return below.method();
-        for (int i = 0; i < DEFAULT_MAX_M.length; i++) if (m <= DEFAULT_MAX_M[i]) return DEFAULT_METHOD[i];
-        return DEFAULT_METHOD[DEFAULT_METHOD.length - 1];
+        if (below != null) return below;
+        for (int i = 0; i < DEFAULT_MAX_M.length; i++) if (m <= DEFAULT_MAX_M[i]) return new Entry(n, k, DEFAULT_MAX_M[i], DEFAULT_METHOD[i]);
+        return new Entry(n, k, m, DEFAULT_METHOD[DEFAULT_METHOD.length - 1]);
     }
 
     public String toTsv() {
-        StringBuilder sb = new StringBuilder("# N K M method: the fastest 2:4 linear-layer implementation measured by twofour bench gemm\n");
-        for (Entry e : entries) sb.append(e.n()).append('\t').append(e.k()).append('\t').append(e.m()).append('\t')
-                .append(e.method().name().toLowerCase(Locale.ROOT)).append('\n');
+        StringBuilder sb = new StringBuilder("# N K M method [cuSPARSELt config-id split-k, -1 = default]: the fastest 2:4"
+                + " linear-layer implementation measured by twofour bench gemm\n");
+        for (Entry e : entries) {
+            sb.append(e.n()).append('\t').append(e.k()).append('\t').append(e.m()).append('\t')
+                    .append(e.method().name().toLowerCase(Locale.ROOT));
+            if (e.method() == Method.CUSPARSELT) sb.append('\t').append(e.configId()).append('\t').append(e.splitK());
+            sb.append('\n');
+        }
         return sb.toString();
     }
 }

@@ -21,12 +21,16 @@ class Sparse24SelectionTest {
                 new Sparse24Selection.Entry(4096, 4096, 1, OURS),
                 new Sparse24Selection.Entry(4096, 4096, 16, OURS),
                 new Sparse24Selection.Entry(4096, 4096, 64, DENSE),
-                new Sparse24Selection.Entry(4096, 4096, 4096, CUSPARSELT)));
+                new Sparse24Selection.Entry(4096, 4096, 4096, CUSPARSELT, 3, 2)));
         assertEquals(OURS, s.choose(4096, 4096, 9));
         assertEquals(DENSE, s.choose(4096, 4096, 17));
         assertEquals(CUSPARSELT, s.choose(4096, 4096, 1000));
         assertEquals(CUSPARSELT, s.choose(4096, 4096, 10_000));
+        assertEquals(3, s.entryFor(4096, 4096, 5000).configId());
         assertEquals(OURS, s.choose(11008, 4096, 1), "no data for this shape: the built-in default");
+        assertEquals(OURS, s.choose(11008, 4096, 8));
+        assertEquals(DENSE, s.choose(11008, 4096, 9), "never untuned cuSPARSELt");
+        assertEquals(DENSE, s.choose(11008, 4096, 100_000));
         Path f = dir.resolve("selection.tsv");
         Files.writeString(f, s.toTsv());
         assertEquals(s.entries(), Sparse24Selection.load(f).entries());
