@@ -105,18 +105,18 @@ public final class Sparse24Linear extends CpuLinear {
                 if (f32) {
                     for (int cc = 0; cc < chunks; cc++) {
                         FloatVector w = Vec.load32(values, (vBase + (long) cc * L) * 4);
-                        FloatVector idx = indices(mBase, cc);
+                        IntVector idx = indices(mBase, cc);
                         int xo = cc * 2 * L;
-                        a0 = w.fma(idx.selectFrom(FloatVector.fromArray(F, x, x0 + xo), FloatVector.fromArray(F, x, x0 + xo + L)), a0);
-                        if (two) a1 = w.fma(idx.selectFrom(FloatVector.fromArray(F, x, x1 + xo), FloatVector.fromArray(F, x, x1 + xo + L)), a1);
+                        a0 = w.fma(select(idx, x, x0 + xo), a0);
+                        if (two) a1 = w.fma(select(idx, x, x1 + xo), a1);
                     }
                 } else {
                     for (int cc = 0; cc < chunks; cc++) {
                         FloatVector w = Vec.load16(values, (vBase + (long) cc * L) * 2, c);
-                        FloatVector idx = indices(mBase, cc);
+                        IntVector idx = indices(mBase, cc);
                         int xo = cc * 2 * L;
-                        a0 = w.fma(idx.selectFrom(FloatVector.fromArray(F, x, x0 + xo), FloatVector.fromArray(F, x, x0 + xo + L)), a0);
-                        if (two) a1 = w.fma(idx.selectFrom(FloatVector.fromArray(F, x, x1 + xo), FloatVector.fromArray(F, x, x1 + xo + L)), a1);
+                        a0 = w.fma(select(idx, x, x0 + xo), a0);
+                        if (two) a1 = w.fma(select(idx, x, x1 + xo), a1);
                     }
                 }
                 float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
@@ -133,10 +133,16 @@ public final class Sparse24Linear extends CpuLinear {
         }
     }
 
-    /** Lane j: the input index (within the chunk's 2L inputs) of kept value j, as a float for selectFrom. */
-    private FloatVector indices(long mBase, int chunk) {
+    /** Lane j: the input index (within the chunk's 2L inputs) of kept value j. */
+    private IntVector indices(long mBase, int chunk) {
         int meta = metaWord(mBase + (long) chunk * (L / 4));
-        return (FloatVector) IntVector.broadcast(I, meta).lanewise(VectorOperators.LSHR, SHIFTS)
-                .and(3).add(BASES).convert(VectorOperators.I2F, 0);
+        return IntVector.broadcast(I, meta).lanewise(VectorOperators.LSHR, SHIFTS).and(3).or(BASES);
+    }
+
+    /** {@code x[off + idx[j]]} per lane: a two-table lane select over the chunk's 2L inputs, done on int bits. */
+    private static FloatVector select(IntVector idx, float[] x, int off) {
+        IntVector a = FloatVector.fromArray(F, x, off).reinterpretAsInts();
+        IntVector b = FloatVector.fromArray(F, x, off + L).reinterpretAsInts();
+        return idx.selectFrom(a, b).reinterpretAsFloats();
     }
 }

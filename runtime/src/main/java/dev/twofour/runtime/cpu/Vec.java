@@ -48,25 +48,24 @@ final class Vec {
 
     /**
      * Widens 16-bit floats with one formula for both fp16 and bf16 (no branch, so C2 keeps vectors in
-     * registers; a switch between differently computed vectors made the loops box them, 13× slower):
-     * magnitude bits shifted left by {@code shift} (13 for fp16, 16 for bf16), times {@code mul}
-     * (2^112 for fp16, 1 for bf16), sign bit moved to bit 31, and for fp16 the exponent forced to 255 where
-     * the half exponent is 31 (inf/NaN). {@link Widen16} holds the per-dtype constants.
+     * registers; a switch between differently computed vectors made the loops box them, 13× slower).
+     * The halves are sign-extended to int and shifted left by {@code shift}: for bf16 (16) that is already the
+     * fp32 bit pattern; for fp16 (13) the sign lands in bit 31 (plus copies in bits 28-30 that {@code keep}
+     * clears), exponent and mantissa in bits 13-27, and multiplying by {@code mul} = 2^112 rebiases the exponent
+     * (subnormals come out right too). Where the fp16 exponent is 31 (inf/NaN) the fp32 exponent is forced to 255.
      */
     static FloatVector widen16(ShortVector h, Widen16 c) {
-        IntVector i = (IntVector) h.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-        IntVector mag = i.and(0x7fff).lanewise(VectorOperators.LSHL, c.shift);
-        FloatVector f = mag.reinterpretAsFloats().mul(c.mul);
-        IntVector bits = f.reinterpretAsInts().or(i.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+        IntVector i = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        FloatVector f = i.lanewise(VectorOperators.LSHL, c.shift).and(c.keep).reinterpretAsFloats().mul(c.mul);
         VectorMask<Integer> special = i.and(c.specialMask).compare(VectorOperators.EQ, c.specialValue);
-        return bits.lanewise(VectorOperators.OR, 0x7f800000, special).reinterpretAsFloats();
+        return f.reinterpretAsInts().lanewise(VectorOperators.OR, 0x7f800000, special).reinterpretAsFloats();
     }
 
     /** Constants of {@link #widen16} for one 16-bit dtype. */
-    record Widen16(int shift, float mul, int specialMask, int specialValue) {
-        static final Widen16 F16 = new Widen16(13, 0x1p112f, 0x7c00, 0x7c00);
+    record Widen16(int shift, int keep, float mul, int specialMask, int specialValue) {
+        static final Widen16 F16 = new Widen16(13, 0x8FFFE000, 0x1p112f, 0x7c00, 0x7c00);
         /** bf16 is the top half of an fp32: shift by 16, no rescale, no special case (mask 0 never equals 1). */
-        static final Widen16 BF16 = new Widen16(16, 1f, 0, 1);
+        static final Widen16 BF16 = new Widen16(16, 0xFFFF0000, 1f, 0, 1);
 
         static Widen16 of(int kind) {
             return kind == KIND_BF16 ? BF16 : F16;
