@@ -2,8 +2,8 @@
 // with slot = blockTable[p / blockSize] * blockSize + p % blockSize for position p of a sequence.
 //
 // Decode (one query token per sequence): flash-decoding. The KV range of a sequence is cut into
-// numSplits chunks; block (kvHead, seq, split) scores its chunk for all query heads of the group (so K/V
-// are read once per group, GQA), keeps an online softmax, and writes an unnormalised partial output with
+// numSplits chunks (multiples of 16 positions); block (kvHead, seq, split) scores its chunk for all query heads of
+// the group (so K/V are read once per group, GQA), keeps an online softmax, and writes an unnormalised partial output with
 // its running max and sum; tf_attn_combine merges the splits. numSplits is fixed per launch (a CUDA graph
 // replays it) and the chunk length follows the live sequence length read on the device.
 //
@@ -29,13 +29,13 @@ __device__ void attn_decode(const T* __restrict__ q, int qStride, const T* __res
     constexpr int PPW = 32 / LP;               // positions per warp per pass
     constexpr int NWARP = ATT_THREADS / 32;
     constexpr int PASSES = DEC_TILE / (NWARP * PPW);
-    constexpr int GPT = ATT_MAXG * HD / ATT_THREADS;  // accumulators per thread
-    constexpr int GSTEP = ATT_THREADS / HD;           // head stride between a thread's accumulators
+    constexpr int DPL = HD / 32;               // P·V: output dims per lane (each warp takes every 4th position)
 
     __shared__ float sq[ATT_MAXG][HD];
     __shared__ float ss[ATT_MAXG][DEC_TILE];
     __shared__ float sm[ATT_MAXG], sl[ATT_MAXG], salpha[ATT_MAXG];
     __shared__ int sslot[DEC_TILE];
+    __shared__ float red[NWARP][ATT_MAXG][HD];  // the warps' partial P·V sums, reduced at the end
 
     const int kvh = blockIdx.x, b = blockIdx.y, split = blockIdx.z;
     const int G = numHeads / numKvHeads;
@@ -43,7 +43,7 @@ __device__ void attn_decode(const T* __restrict__ q, int qStride, const T* __res
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int len = kvLens[b];
     int chunk = (len + numSplits - 1) / numSplits;
-    chunk = (chunk + DEC_TILE - 1) / DEC_TILE * DEC_TILE;
+    chunk = (chunk + 15) / 16 * 16;  // tiles of a split hold up to DEC_TILE positions; the last may be partial
     const int begin = split * chunk;
     const int end = min(len, begin + chunk);
     const size_t rowBase = (size_t)b * numHeads + (size_t)kvh * G;  // (b, first head of the group)
@@ -64,11 +64,11 @@ __device__ void attn_decode(const T* __restrict__ q, int qStride, const T* __res
     for (int i = tid; i < G * HD; i += ATT_THREADS) sq[i / HD][i % HD] = to_f(qb[i]) * scaleLog2;
     if (tid < ATT_MAXG) { sm[tid] = -INFINITY; sl[tid] = 0.f; }
 
-    float acc[GPT];
+    float acc[ATT_MAXG][DPL];
 #pragma unroll
-    for (int k = 0; k < GPT; k++) acc[k] = 0.f;
-    const int dOwn = tid % HD;
-    const int gOwn = tid / HD;
+    for (int g = 0; g < ATT_MAXG; g++)
+#pragma unroll
+        for (int e = 0; e < DPL; e++) acc[g][e] = 0.f;
     const int* table = blockTables + (size_t)b * maxBlocks;
     const T* kBase = kCache + (size_t)kvh * HD;
     const T* vBase = vCache + (size_t)kvh * HD;
@@ -128,26 +128,55 @@ __device__ void attn_decode(const T* __restrict__ q, int qStride, const T* __res
             }
         }
         __syncthreads();
-        // P·V: thread owns output element dOwn for heads gOwn, gOwn + GSTEP, ...
+        // P·V: warp w takes positions w, w+4, ...; lane owns dims lane*DPL .. +DPL-1 of every head of the group
+        // (short dependent chains: a tile is 16 loads per warp, not 64 per thread)
 #pragma unroll
-        for (int k = 0; k < GPT; k++) {
-            const int g = gOwn + k * GSTEP;
-            if (g < G) acc[k] *= salpha[g];
+        for (int g = 0; g < ATT_MAXG; g++) {
+            if (g < G) {
+                const float a = salpha[g];
+#pragma unroll
+                for (int e = 0; e < DPL; e++) acc[g][e] *= a;
+            }
         }
-#pragma unroll 8
-        for (int i = 0; i < n; i++) {
-            const float vv = to_f(vBase[(size_t)sslot[i] * kvDim + dOwn]);
+#pragma unroll 4
+        for (int i = warp; i < n; i += NWARP) {
+            const T* vp = vBase + (size_t)sslot[i] * kvDim + lane * DPL;
+            float vf[DPL];
+            if constexpr (DPL == 4) {
+                const uint2 raw = *reinterpret_cast<const uint2*>(vp);
+                const T* e = reinterpret_cast<const T*>(&raw);
 #pragma unroll
-            for (int k = 0; k < GPT; k++) {
-                const int g = gOwn + k * GSTEP;
-                if (g < G) acc[k] += ss[g][i] * vv;
+                for (int j = 0; j < 4; j++) vf[j] = to_f(e[j]);
+            } else {
+                const uint32_t raw = *reinterpret_cast<const uint32_t*>(vp);
+                const T* e = reinterpret_cast<const T*>(&raw);
+#pragma unroll
+                for (int j = 0; j < DPL; j++) vf[j] = to_f(e[j]);
+            }
+#pragma unroll
+            for (int g = 0; g < ATT_MAXG; g++) {
+                if (g < G) {
+                    const float pr = ss[g][i];
+#pragma unroll
+                    for (int e = 0; e < DPL; e++) acc[g][e] += pr * vf[e];
+                }
             }
         }
     }
 #pragma unroll
-    for (int k = 0; k < GPT; k++) {
-        const int g = gOwn + k * GSTEP;
-        if (g < G) partO[((rowBase + g) * numSplits + split) * HD + dOwn] = acc[k];
+    for (int g = 0; g < ATT_MAXG; g++) {
+        if (g < G) {
+#pragma unroll
+            for (int e = 0; e < DPL; e++) red[warp][g][lane * DPL + e] = acc[g][e];
+        }
+    }
+    __syncthreads();
+    for (int i = tid; i < G * HD; i += ATT_THREADS) {
+        const int g = i / HD, d = i - g * HD;
+        float sum = 0.f;
+#pragma unroll
+        for (int w = 0; w < NWARP; w++) sum += red[w][g][d];
+        partO[((rowBase + g) * numSplits + split) * HD + d] = sum;
     }
     if (tid < G) {
         partML[((rowBase + tid) * numSplits + split) * 2] = sm[tid];
