@@ -63,6 +63,7 @@ final class Dense {
      */
     static void multiply(float[] a, int n, int k, float[] h, float[] out) {
         int kv = k / VL * VL;
+        int kv2 = k / (2 * VL) * (2 * VL);
         IntStream.range(0, (n + 3) / 4).parallel().forEach(rb -> {
             int r0 = rb * 4, rows = Math.min(4, n - r0);
             if (rows < 4) {
@@ -70,7 +71,26 @@ final class Dense {
                 return;
             }
             int a0 = r0 * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-            for (int j = 0; j < kv; j += VL) {
+            // Two vectors per step: a whole 64-byte line of each row of h is used at once.
+            for (int j = 0; j < kv2; j += 2 * VL) {
+                FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+                FloatVector d0 = c0, d1 = c0, d2 = c0, d3 = c0;
+                for (int i = 0; i < k; i++) {
+                    FloatVector hv = FloatVector.fromArray(S, h, i * k + j);
+                    FloatVector hw = FloatVector.fromArray(S, h, i * k + j + VL);
+                    FloatVector b0 = FloatVector.broadcast(S, a[a0 + i]), b1 = FloatVector.broadcast(S, a[a1 + i]);
+                    FloatVector b2 = FloatVector.broadcast(S, a[a2 + i]), b3 = FloatVector.broadcast(S, a[a3 + i]);
+                    c0 = b0.fma(hv, c0); d0 = b0.fma(hw, d0);
+                    c1 = b1.fma(hv, c1); d1 = b1.fma(hw, d1);
+                    c2 = b2.fma(hv, c2); d2 = b2.fma(hw, d2);
+                    c3 = b3.fma(hv, c3); d3 = b3.fma(hw, d3);
+                }
+                c0.intoArray(out, a0 + j); d0.intoArray(out, a0 + j + VL);
+                c1.intoArray(out, a1 + j); d1.intoArray(out, a1 + j + VL);
+                c2.intoArray(out, a2 + j); d2.intoArray(out, a2 + j + VL);
+                c3.intoArray(out, a3 + j); d3.intoArray(out, a3 + j + VL);
+            }
+            for (int j = kv2; j < kv; j += VL) {
                 FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
                 for (int i = 0; i < k; i++) {
                     FloatVector hv = FloatVector.fromArray(S, h, i * k + j);

@@ -47,6 +47,9 @@ public final class GroupProx {
      */
     public GroupProx(double tolerance) { this.tolerance = tolerance; }
 
+    /** max|y| of the current group: the scale of the stopping tolerance. */
+    private double scale;
+
     /** Which candidate won the last call: 2, 3 or 4 nonzeros (0 when the input was already 2-sparse). */
     private int lastSupport;
 
@@ -56,7 +59,20 @@ public final class GroupProx {
      */
     public void prox(double[] in, int inOff, double t, double[] out, int outOff) {
         double y0 = in[inOff], y1 = in[inOff + 1], y2 = in[inOff + 2], y3 = in[inOff + 3];
+        double a0 = Math.abs(y0), a1 = Math.abs(y1), a2 = Math.abs(y2), a3 = Math.abs(y3);
+        double min = Math.min(Math.min(a0, a1), Math.min(a2, a3));
+        // Convex case (see solveSorted): no sorting needed, block descent from |y| in place.
+        if (t > 0 && min > 0 && 2 * t * (a0 + a1 + a2 + a3 - min) <= 1) {
+            z[0] = a0; z[1] = a1; z[2] = a2; z[3] = a3;
+            scale = Math.max(Math.max(a0, a1), Math.max(a2, a3));
+            denseFrom(a0, a1, a2, a3, t);
+            lastSupport = -1; // computed on demand from cand (keeps the hot path short)
+            out[outOff] = Math.copySign(cand[0], y0); out[outOff + 1] = Math.copySign(cand[1], y1);
+            out[outOff + 2] = Math.copySign(cand[2], y2); out[outOff + 3] = Math.copySign(cand[3], y3);
+            return;
+        }
         sortByMagnitude(y0, y1, y2, y3);
+        scale = z[0];
         if (t <= 0 || z[2] == 0) { // R(y) = 0 or no penalty: y itself is optimal
             lastSupport = 0;
             out[outOff] = y0; out[outOff + 1] = y1; out[outOff + 2] = y2; out[outOff + 3] = y3;
@@ -99,7 +115,7 @@ public final class GroupProx {
         return dense;
     }
 
-    int lastSupport() { return lastSupport; }
+    int lastSupport() { return lastSupport < 0 ? support(cand) : lastSupport; }
 
     /** Objective ½‖w − z‖² + t·R(w) for w, z ≥ 0 (sorted space). */
     static double objective(double[] w, double[] z, double t) {
@@ -161,10 +177,12 @@ public final class GroupProx {
         // Candidate 3: dense. Only possible when z4 > 0.
         if (z[3] > 0) {
             // Start 1: y itself. Start 2: the 3-sparse optimum (or the top two) with w4 = z4.
-            double fd = denseFrom(z[0], z[1], z[2], z[3], t);
+            denseFrom(z[0], z[1], z[2], z[3], t);
+            double fd = objective(cand, z, t);
             if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
             double s0 = best[0], s1 = best[1], s2 = best[2] > 0 ? best[2] : z[2];
-            fd = denseFrom(s0, s1, s2, z[3], t);
+            denseFrom(s0, s1, s2, z[3], t);
+            fd = objective(cand, z, t);
             if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
             // Starts 3 and 4 exist for (near-)ties among z2, z3, z4, where the descent from the
             // first two starts can fall off a thin valley; without ties they never win (checked by
@@ -177,12 +195,14 @@ public final class GroupProx {
             double zz = z[0] * z[0] + z[1] * z[1] + z[2] * z[2] + z[3] * z[3];
             double e3 = r(z[0], z[1], z[2], z[3]);
             double c = 2 * zz / (zz + Math.sqrt(zz * zz + 12 * t * e3 * zz)); // stable root form
-            fd = denseFrom(c * z[0], c * z[1], c * z[2], c * z[3], t);
+            denseFrom(c * z[0], c * z[1], c * z[2], c * z[3], t);
+            fd = objective(cand, z, t);
             if (fd < bestF) { bestF = fd; System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
             // Start 4: z/2, deeper inside. With ties (z2 = z3 = z4) the dense minimum can be the
             // symmetric point of the tied coordinates, which the first sweep from z or c·z skips
             // over: the exact step of the first tied coordinate lands on 0, the others follow.
-            fd = denseFrom(0.5 * z[0], 0.5 * z[1], 0.5 * z[2], 0.5 * z[3], t);
+            denseFrom(0.5 * z[0], 0.5 * z[1], 0.5 * z[2], 0.5 * z[3], t);
+            fd = objective(cand, z, t);
             if (fd < bestF) { System.arraycopy(cand, 0, best, 0, 4); lastSupport = support(cand); }
         }
     }
@@ -309,12 +329,11 @@ public final class GroupProx {
      * b = zj − t·p·q, minimized exactly over u, v ≥ 0 ({@link #pairStep}). The objective never
      * increases; the sweep stops when nothing moves. Pairs rather than single coordinates keep
      * tied entries (z3 = z4) symmetric, where single-coordinate steps break the symmetry and
-     * can fall off a thin valley of the dense minimum. Leaves the point in {@link #cand} and
-     * returns its objective.
+     * can fall off a thin valley of the dense minimum. Leaves the point in {@link #cand}.
      */
-    private double denseFrom(double w0, double w1, double w2, double w3, double t) {
+    private void denseFrom(double w0, double w1, double w2, double w3, double t) {
         double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
-        double tol = tolerance * z0;
+        double tol = tolerance * scale;
         for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
             double pq = w2 * w3;
             pairStep(z0 - t * pq, z1 - t * pq, t * (w2 + w3));
@@ -328,7 +347,6 @@ public final class GroupProx {
             if (change <= tol) break;
         }
         cand[0] = w0; cand[1] = w1; cand[2] = w2; cand[3] = w3;
-        return objective(cand, z, t);
     }
 
     private double pairU, pairV;
