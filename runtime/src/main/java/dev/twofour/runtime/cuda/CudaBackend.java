@@ -232,7 +232,8 @@ public final class CudaBackend implements Backend {
             if (unpackScratch != null) unpackScratch.close();
             unpackScratch = DeviceBuffer.allocate(need);
         }
-        Sparse24CudaLinear impl = new Sparse24CudaLinear(sparseGemm, kernels, cublas, null, v, m, dtype, outFeatures, inFeatures);
+        Sparse24CudaLinear impl = new Sparse24CudaLinear(sparseGemm, kernels, cublas, null, v, m, null,
+                dev.twofour.kernels.Sparse24Selection.builtIn(), dtype, outFeatures, inFeatures);
         return new CudaLinearWeights(impl, null, LinearWeights.Layout.SPARSE24, modelDType());
     }
 

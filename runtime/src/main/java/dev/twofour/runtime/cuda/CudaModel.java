@@ -10,6 +10,7 @@ import dev.twofour.cuda.PinnedHostBuffer;
 import dev.twofour.kernels.Fill;
 import dev.twofour.kernels.Kernels;
 import dev.twofour.kernels.Sparse24Gemm;
+import dev.twofour.kernels.Sparse24Selection;
 import dev.twofour.kernels.transformer.TransformerKernels;
 import dev.twofour.model.Bf16;
 import dev.twofour.model.Checkpoint;
@@ -215,6 +216,25 @@ public final class CudaModel implements AutoCloseable {
         throw new IllegalArgumentException("batch of " + rows + " exceeds the largest bucket " + BUCKETS[BUCKETS.length - 1]);
     }
 
+    /** Bytes of dense copies of every 2:4 linear weight (what cuBLAS needs for many-row steps). */
+    static long denseCopyBytes(ModelConfig c, CudaDtype dtype) {
+        int h = c.hiddenSize(), im = c.intermediateSize();
+        int qkvW = c.qDim() + 2 * c.kvDim();
+        return (long) c.numLayers() * ((long) qkvW * h + (long) h * c.qDim() + 2L * im * h + (long) h * im) * dtype.byteSize();
+    }
+
+    /**
+     * Whether a 2:4 model also keeps dense copies of its linear weights (cuBLAS for steps of many rows, where our
+     * kernel loses): when they fit beside the plan with {@code margin} to spare, unless
+     * {@code -Dtwofour.cuda.denseCopies=off}. 7B and 13B on an 80 GB GPU keep them; 70B does not.
+     */
+    private boolean keepDenseCopies(long planned, long free, long margin) {
+        if ("off".equals(System.getProperty("twofour.cuda.denseCopies"))) return false;
+        return planned + denseCopyBytes(config, dtype) + margin <= free;
+    }
+
+    private boolean denseCopies;
+
     /** Checks the plan against free device memory, then allocates everything but the weights. */
     private void plan(boolean sparse24) {
         Map<String, Long> plan = memoryPlan(config, dtype, sparse24, options);
@@ -222,6 +242,7 @@ public final class CudaModel implements AutoCloseable {
         for (long b : plan.values()) total += b;
         long free = context.memoryInfo().free();
         long margin = 512L << 20;  // CUDA graphs, cuBLAS internals, kernel module
+        denseCopies = sparse24 && keepDenseCopies(total, free, margin);
         if (total + margin > free) {
             StringBuilder sb = new StringBuilder("the model does not fit on " + context.device().name() + ": it needs "
                     + gib(total) + " + " + gib(margin) + " margin but " + gib(free) + " are free. Plan:");
@@ -365,6 +386,8 @@ public final class CudaModel implements AutoCloseable {
     }
 
     private DeviceBuffer unpackScratch;
+    /** Built-in per-M choice between our kernel and cuBLAS (from the H100 GEMM measurements). */
+    private static final Sparse24Selection SELECTION = Sparse24Selection.builtIn();
 
     /** The largest linear weight (elements): the 2:4 layers unpack into a scratch of this size for prefill. */
     static long maxDenseElements(ModelConfig c) {
@@ -379,10 +402,15 @@ public final class CudaModel implements AutoCloseable {
             DeviceBuffer meta = DeviceBuffer.allocate(Sparse24CudaLinear.metadataBytes(out, in));
             // kept values carry the spread of the dense weight's two largest of four: a bit larger
             Fill.sparse24(kernels, stream, values, meta, out, in, dtype, seed, scale * 1.5f);
-            if (unpackScratch == null) {
+            DeviceBuffer denseCopy = null;
+            if (denseCopies) {
+                denseCopy = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
+                Fill.unpack24(kernels, stream, values, meta, denseCopy, out, in);
+            } else if (unpackScratch == null) {
                 unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
             }
-            return own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta, dtype, out, in));
+            return own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta, denseCopy,
+                    SELECTION, dtype, out, in));
         }
         DeviceBuffer w = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
         Fill.random(kernels, stream, w, (long) out * in, dtype, seed, scale);
