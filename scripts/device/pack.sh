@@ -37,6 +37,7 @@ echo "pack.sh: building (target$suffix, tests compiled but not run)..."
 build_ok=1
 mkdir -p "$pack"
 buildlog=$pack/build.log
+rm -rf "cli/target$suffix/lib"  # copy-dependencies never deletes: no stale library versions in the pack
 mvn -B -q -o -Dbuild.suffix="$suffix" -DskipTests --fail-at-end package >"$buildlog" 2>&1 || build_ok=0
 if [[ $build_ok == 0 ]]; then
   echo "pack.sh: WARNING: the build failed for some modules (log: $buildlog); packing what was built:" >&2
