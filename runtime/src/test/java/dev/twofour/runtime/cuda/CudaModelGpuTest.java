@@ -238,7 +238,7 @@ class CudaModelGpuTest {
         }
         Path text = firstExisting(
                 System.getProperty("twofour.valid") == null ? null : Path.of(System.getProperty("twofour.valid")),
-                repo.resolve("runtime/src/test/resources/data/valid.txt"), repo.resolve(".dev-carry/valid.txt"),
+                repo.resolve("data/valid.txt"), repo.resolve("runtime/src/test/resources/data/valid.txt"),
                 repo.resolve("../shared/data/valid.txt"));
         assumeTrue(text != null, "valid.txt not found (set -Dtwofour.valid=PATH)");
         Tokenizer tok = Tokenizer.load(model);
