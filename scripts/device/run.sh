@@ -58,7 +58,7 @@ rm -rf /tmp/junit-reports
 reports=()
 java --list-modules 2>/dev/null | grep -q '^java.xml@' && reports=(--reports-dir /tmp/junit-reports)
 java "${flags[@]}" -cp "$console:$tests_cp:$libs_cp" org.junit.platform.console.ConsoleLauncher execute \
-  --scan-classpath "$tests_cp" --include-tag gpu --include-engine junit-jupiter \
+  --scan-classpath "$tests_cp" --include-tag gpu ${TWOFOUR_JUNIT_ARGS:-} --include-engine junit-jupiter \
   "${reports[@]}" --details tree --disable-banner --disable-ansi-colors
 rc=$?; summary+=("gpu tests|$rc")
 cp /tmp/junit-reports/TEST-junit-jupiter.xml "$out/junit.xml" 2>/dev/null || true

@@ -168,6 +168,11 @@ public final class RuntimeEngine implements CompletionEngine {
             return new ChatTemplateOrWhy(ChatTemplate.load(dir), null);
         } catch (TokenizerException e) {
             return new ChatTemplateOrWhy(null, e.getMessage());
+        } catch (LinkageError e) {
+            // The Jinja engine needs the java.desktop module (java.beans); a minimal jlinked runtime lacks it.
+            // Completions still work; chat requests get a 400 that says why.
+            return new ChatTemplateOrWhy(null, "the chat template engine cannot start on this Java runtime ("
+                    + e + "); use a full JDK 25 (with the java.desktop module)");
         }
     }
 
