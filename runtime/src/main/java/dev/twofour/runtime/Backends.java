@@ -1,6 +1,11 @@
 package dev.twofour.runtime;
 
+import dev.twofour.cuda.Cuda;
+import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.kernels.Kernels;
 import dev.twofour.runtime.cpu.CpuBackend;
+import dev.twofour.runtime.cuda.CudaBackend;
 
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -10,20 +15,34 @@ public final class Backends {
     private Backends() {}
 
     /**
-     * Opens the named backend. {@code auto} picks CUDA when this build has a CUDA backend and a GPU, else the
-     * CPU, and tells {@code notice} (one line) why.
-     * @throws IllegalArgumentException for an unknown name, or "cuda" when it is not available
+     * Opens the named backend. {@code cuda} is the op-by-op {@link CudaBackend} on GPU 0 (fp16 activations);
+     * {@code auto} picks it when a GPU, the CUDA libraries and the CUDA kernels are all there, else the CPU, and
+     * tells {@code notice} (one line) why.
+     * @throws IllegalArgumentException for an unknown name, or "cuda" when it is not usable here (the message says why)
      */
     public static Backend open(String name, Consumer<String> notice) {
         String n = name == null ? "auto" : name.toLowerCase(Locale.ROOT);
         return switch (n) {
             case "cpu" -> new CpuBackend();
-            case "cuda" -> throw new IllegalArgumentException("the CUDA backend is not available in this build; use --backend cpu");
+            case "cuda" -> {
+                String why = cudaUnavailableReason();
+                if (why != null) throw new IllegalArgumentException("the CUDA backend cannot run here: " + why + "; use --backend cpu");
+                yield new CudaBackend(CudaContext.primary(0), CudaDtype.F16);
+            }
             case "auto" -> {
-                notice.accept("backend: cpu (the CUDA backend is not available in this build)");
+                String why = cudaUnavailableReason();
+                if (why == null) yield new CudaBackend(CudaContext.primary(0), CudaDtype.F16);
+                notice.accept("backend: cpu (" + why + ")");
                 yield new CpuBackend();
             }
             default -> throw new IllegalArgumentException("unknown backend '" + name + "'; use cpu, cuda or auto");
         };
+    }
+
+    /** Null when the CUDA backend can run; otherwise one line saying what is missing. */
+    static String cudaUnavailableReason() {
+        if (!Cuda.isAvailable()) return "no GPU: " + Cuda.unavailableReason();
+        if (!Kernels.available()) return Kernels.unavailableReason();
+        return null;
     }
 }
