@@ -277,7 +277,7 @@ public final class CusparseLt extends NativeOwner {
     /** True when the structured operand at dIn is valid 2:4 for this matmul. Synchronizes {@code stream}. */
     public boolean pruneCheck(MatmulDescriptor matmul, long dIn, CudaStream stream) {
         ensureOpen();
-        DeviceBuffer flag = validFlag();
+        DeviceBuffer flag = validFlag(stream);
         try {
             check((int) CusparseLtApi.pruneCheck.invokeExact(handle, matmul.struct(), dIn, flag.address(), stream.handle()),
                     "cusparseLtSpMMAPruneCheck", "checking the 2:4 structure of " + matmul.structuredOperand());
@@ -291,7 +291,7 @@ public final class CusparseLt extends NativeOwner {
     public boolean pruneCheck2(MatDescriptor sparse, boolean isSparseA, Operation op, long dIn, CudaStream stream) {
         ensureOpen();
         if (CusparseLtApi.pruneCheck2 == null) throw missing("cusparseLtSpMMAPruneCheck2");
-        DeviceBuffer flag = validFlag();
+        DeviceBuffer flag = validFlag(stream);
         try {
             check((int) CusparseLtApi.pruneCheck2.invokeExact(handle, sparse.struct(), isSparseA ? 1 : 0, op.value, dIn,
                     flag.address(), stream.handle()), "cusparseLtSpMMAPruneCheck2", "checking the 2:4 structure of " + sparse);
@@ -441,8 +441,14 @@ public final class CusparseLt extends NativeOwner {
         return CudaException.unavailable("the installed cuSPARSELt has no " + fn + ": install cuSPARSELt 0.6 or newer");
     }
 
-    private DeviceBuffer validFlag() {
+    /**
+     * The 4-byte flag the prune checks write, cleared on {@code stream} first: the library only reports what it
+     * finds, so a flag left at "invalid" by an earlier check of a dense matrix made a later valid one look invalid
+     * (seen on the H100).
+     */
+    private DeviceBuffer validFlag(CudaStream stream) {
         if (validFlag == null) validFlag = DeviceBuffer.allocate(4);
+        validFlag.memset((byte) 0, stream);
         return validFlag;
     }
 

@@ -130,7 +130,10 @@ class CusparseLtGpuTest {
             int count = gemm.configCount();
             assertTrue(count >= 1, "config count " + count);
             MemorySegment hy = arena.allocate((long) m * n * 2);
-            for (int id : new int[]{0, count - 1}) {
+            // Configurations 0 and 1 (when there are two). Not the last id: on the H100 (cuSPARSELt 0.8.0) the last
+            // configuration of this small shape raised CUDA_ERROR_ILLEGAL_INSTRUCTION in the matmul, which poisons the
+            // context; that is why algorithm search and configuration sweeps belong in a separate tuning process.
+            for (int id : count > 1 ? new int[]{0, 1} : new int[]{0}) {
                 gemm.setConfig(id, 1, null);
                 assertEquals(id, gemm.config().configId());
                 dy.memset((byte) 0x7F);
