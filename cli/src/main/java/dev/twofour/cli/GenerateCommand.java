@@ -1,11 +1,19 @@
 package dev.twofour.cli;
 
+import dev.twofour.cuda.BackendChoice;
+import dev.twofour.cuda.Cuda;
+import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaDtype;
+import dev.twofour.model.ModelConfig;
+import dev.twofour.model.tokenizer.StreamingDecoder;
 import dev.twofour.model.tokenizer.Tokenizer;
 import dev.twofour.runtime.Backend;
 import dev.twofour.runtime.Backends;
 import dev.twofour.runtime.Generator;
 import dev.twofour.runtime.SamplingParams;
 import dev.twofour.runtime.Transformer;
+import dev.twofour.runtime.cuda.CudaGeneration;
+import dev.twofour.runtime.cuda.CudaModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,6 +40,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--no-stats", description = "Do not print the statistics line on stderr.")
     boolean noStats;
 
+    @Option(names = "--preset", paramLabel = "NAME",
+            description = "Instead of --model: a synthetic model of this shape (llama2-7b, llama2-13b, llama2-70b, llama3-8b, "
+                    + "mistral-7b) with seeded random weights generated on the GPU, for speed; the text is meaningless. "
+                    + "Needs the CUDA backend; prompts use the embedded model's tokenizer.")
+    String preset;
+
+    @Option(names = "--sparse", description = "With --preset: 2:4-packed synthetic weights (default: dense).")
+    boolean sparse;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override public Integer call() throws Exception {
@@ -43,6 +60,11 @@ final class GenerateCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (sparse && preset == null) throw new CommandLine.ParameterException(spec.commandLine(), "--sparse goes with --preset");
+        if (preset != null) {
+            if (runtime.model != null) throw new CommandLine.ParameterException(spec.commandLine(), "give --model or --preset, not both");
+            return generatePreset(params, out, err);
+        }
         try (Backend backend = runtime.openBackend(); Transformer model = runtime.load(backend)) {
             Tokenizer tokenizer = Tokenizer.load(runtime.modelDir());
             Generator gen = new Generator(model, tokenizer);
@@ -54,6 +76,49 @@ final class GenerateCommand implements Callable<Integer> {
             out.flush();
             if (!noStats) {
                 err.println(r.statsLine() + "; " + backend.description());
+                err.flush();
+            }
+        }
+        return Main.EXIT_OK;
+    }
+
+    /** --preset: CudaModel's fast path (graph-replayed decode, GPU sampling) on synthetic weights. */
+    private int generatePreset(SamplingParams params, PrintWriter out, PrintWriter err) throws Exception {
+        ModelConfig config;
+        try {
+            config = ModelConfig.preset(preset);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (runtime.backend.requested() == BackendChoice.CPU) {
+            throw new IllegalArgumentException("--preset needs the CUDA backend (its weights are generated on the GPU); "
+                    + "use --model DIR for the CPU");
+        }
+        if (!Cuda.isAvailable()) {
+            throw new IllegalArgumentException("--preset needs the CUDA backend, and there is no usable GPU here ("
+                    + Cuda.unavailableReason() + "); use --model DIR");
+        }
+        Tokenizer tokenizer = Tokenizer.load(runtime.modelDir());
+        int[] ids = tokenizer.encode(prompt, true);
+        SamplingParams p = params.stopTokenIds() == null
+                ? new SamplingParams(params.temperature(), params.topK(), params.topP(), params.minP(), params.repetitionPenalty(),
+                        params.frequencyPenalty(), params.presencePenalty(), params.seed(), params.maxTokens(), params.stop(),
+                        List.of(), params.logprobs())
+                : params;
+        CudaModel.Options options = new CudaModel.Options(1, ids.length + p.maxTokens(), 512, false, true);
+        try (CudaContext ctx = CudaContext.primary(0);
+             CudaModel model = CudaModel.synthetic(config, CudaDtype.F16, sparse, 1234, options, ctx)) {
+            StreamingDecoder text = tokenizer.newStreamingDecoder();
+            CudaGeneration.Stats stats = CudaGeneration.generate(model, ids, p, id -> {
+                // random weights pick ids past the embedded tokenizer's vocabulary too
+                out.print(id < tokenizer.vocabSize() ? text.push(id) : text.flush() + "<" + id + ">");
+                out.flush();
+            });
+            out.println(text.flush());
+            out.flush();
+            if (!noStats) {
+                err.println(stats.line() + "; " + preset + (sparse ? " 2:4" : " dense") + " fp16 (synthetic) on "
+                        + ctx.device().name());
                 err.flush();
             }
         }

@@ -61,6 +61,19 @@ class RuntimeCommandsTest {
         assertTrue(cuda.err().contains("the CUDA backend cannot run here"), cuda.err());
     }
 
+    @Test void presetNeedsTheGpuAndBadPresetFlagsAreUsageErrors() {
+        assertEquals(2, run("generate", "--prompt", "x", "--sparse").code(), "--sparse without --preset");
+        assertEquals(2, run("generate", "--prompt", "x", "--preset", "llama9-1t").code(), "unknown preset");
+        Run cpu = run("generate", "--prompt", "x", "--preset", "llama2-7b", "--backend", "cpu");
+        assertEquals(1, cpu.code());
+        assertTrue(cpu.err().contains("--preset needs the CUDA backend"), cpu.err());
+        if (!dev.twofour.cuda.Cuda.isAvailable()) {
+            Run auto = run("generate", "--prompt", "x", "--preset", "llama2-7b");
+            assertEquals(1, auto.code());
+            assertTrue(auto.err().contains("no usable GPU"), auto.err());
+        }
+    }
+
     @Test void evalPplEndsWithThePplLine(@TempDir Path tmp) throws Exception {
         Path text = tmp.resolve("t.txt");
         Files.writeString(text, "In the beginning God created the heaven and the earth.\n\nAnd the earth was without form, and void.\n");
