@@ -38,6 +38,8 @@ public final class CusparseLtGemm extends NativeOwner {
     private CusparseLt.Plan plan;
     private DeviceBuffer workspace;
     private DeviceBuffer compressed;
+    /** Set by {@link #shareCompressed}: the object whose compressed weight this one runs (not owned). */
+    private CusparseLtGemm compressedOwner;
 
     private CusparseLtGemm(CusparseLt lt, int n, int k, int m, CudaDtype dtype) {
         this.lt = lt;
@@ -121,12 +123,39 @@ public final class CusparseLtGemm extends NativeOwner {
         }
         if (compressed != null) compressed.close();
         compressed = out;
+        compressedOwner = null;
     }
 
-    public boolean isCompressed() { return compressed != null && !compressed.isClosed(); }
+    public boolean isCompressed() {
+        if (compressedOwner != null) return !compressedOwner.isClosed() && compressedOwner.isCompressed();
+        return compressed != null && !compressed.isClosed();
+    }
+
+    /**
+     * Runs the compressed weight of {@code owner} (same N, K and dtype, already compressed) instead of a copy
+     * of its own: the plan-free compression does not depend on M or the configuration, so plans for several
+     * M can share one compressed weight. {@code owner} must stay open while this object is used.
+     */
+    public void shareCompressed(CusparseLtGemm owner) {
+        ensureOpen();
+        if (owner.n != n || owner.k != k || owner.dtype != dtype) {
+            throw new IllegalArgumentException(describe() + " cannot share the compressed weight of " + owner.describe()
+                    + ": N, K and dtype must match");
+        }
+        if (!owner.isCompressed()) throw new IllegalStateException(owner.describe() + " is not compressed: compress it first");
+        if (compressed != null) {
+            compressed.close();
+            compressed = null;
+        }
+        compressedOwner = owner;
+    }
+
+    private long compressedAddress() {
+        return compressedOwner != null ? compressedOwner.compressedAddress() : compressed.address();
+    }
 
     /** Bytes of the compressed weight (0 before {@link #compress}). */
-    public long compressedBytes() { return isCompressed() ? compressed.bytes() : 0; }
+    public long compressedBytes() { return compressedOwner == null && isCompressed() ? compressed.bytes() : 0; }
 
     /** Workspace bytes of the current plan. */
     public long workspaceBytes() { return workspace == null ? 0 : workspace.bytes(); }
@@ -135,7 +164,7 @@ public final class CusparseLtGemm extends NativeOwner {
     public void matmul(CudaStream stream, long x, long y) {
         ensureOpen();
         requireCompressed();
-        lt.matmul(plan, 1f, compressed.address(), x, 0f, y, y, workspaceAddress(), stream);
+        lt.matmul(plan, 1f, compressedAddress(), x, 0f, y, y, workspaceAddress(), stream);
     }
 
     /** The configuration of the current plan. */
@@ -199,7 +228,7 @@ public final class CusparseLtGemm extends NativeOwner {
         ensureOpen();
         requireCompressed();
         if (iterations > 0) selection.setSearchIterations(iterations);
-        lt.search(plan, 1f, compressed.address(), x, 0f, y, y, workspaceAddress(), stream);
+        lt.search(plan, 1f, compressedAddress(), x, 0f, y, y, workspaceAddress(), stream);
         stream.synchronize();
         // The search leaves its choice in the plan and in its selection (which the plan refers to);
         // a different configuration may need more workspace.

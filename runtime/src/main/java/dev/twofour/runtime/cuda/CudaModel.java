@@ -4,7 +4,9 @@ import dev.twofour.cuda.Cublas;
 import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.cuda.CudaGraph;
+import dev.twofour.cuda.CudaException;
 import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.CusparseLt;
 import dev.twofour.cuda.DeviceBuffer;
 import dev.twofour.cuda.PinnedHostBuffer;
 import dev.twofour.kernels.Fill;
@@ -24,13 +26,16 @@ import dev.twofour.runtime.SamplingParams;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeSet;
 
 /**
  * A Llama-family model resident on one GPU: the fast path of the CUDA backend (gpt-fast style). Everything
@@ -123,6 +128,7 @@ public final class CudaModel implements AutoCloseable {
         this.cublas = own(Cublas.create());
         cublas.setStream(stream);
         this.sparseGemm = sparse ? own(new Sparse24Gemm(kernels)) : null;
+        this.selection = sparse ? selectionFor(context.device().name(), dtype) : Sparse24Selection.builtIn();
         this.rowsMax = Math.max(options.prefillChunk(), bucketFor(options.maxBatch()));
         this.sec = rowsMax + 1;
         this.seqLength = new int[options.maxBatch()];
@@ -242,6 +248,13 @@ public final class CudaModel implements AutoCloseable {
         for (long b : plan.values()) total += b;
         long free = context.memoryInfo().free();
         long margin = 512L << 20;  // CUDA graphs, cuBLAS internals, kernel module
+        if (sparse24) {
+            long lt = cusparseLtBytes(config, dtype, selection);
+            if (lt > 0) {
+                plan.put("cuSPARSELt compressed copies (tuned layers)", lt);
+                total += lt;
+            }
+        }
         denseCopies = sparse24 && keepDenseCopies(total, free, margin);
         if (total + margin > free) {
             StringBuilder sb = new StringBuilder("the model does not fit on " + context.device().name() + ": it needs "
@@ -386,8 +399,90 @@ public final class CudaModel implements AutoCloseable {
     }
 
     private DeviceBuffer unpackScratch;
-    /** Built-in per-M choice between our kernel and cuBLAS (from the H100 GEMM measurements). */
-    private static final Sparse24Selection SELECTION = Sparse24Selection.builtIn();
+    /** Per-M choice of the 2:4 layers: tuning data (see {@link #selectionFor}) or the built-in default. */
+    private final Sparse24Selection selection;
+    /** The cuSPARSELt handle of the tuned 2:4 layers; null until one needs it, or when the library failed. */
+    private CusparseLt cusparseLt;
+    private boolean cusparseLtFailed;
+
+    /**
+     * The 2:4 selection for this GPU and dtype: the file named by {@code -Dtwofour.cuda.selection=FILE} (a
+     * {@code twofour bench gemm} selection.tsv), else {@link #tuningCacheFile} when it exists (written by
+     * {@code twofour tune}), else the built-in default (our kernel for few rows, cuBLAS for many).
+     */
+    static Sparse24Selection selectionFor(String gpuName, CudaDtype dtype) {
+        String prop = System.getProperty("twofour.cuda.selection");
+        if (prop != null && !prop.isBlank()) {
+            Path p = Path.of(prop);
+            if (!Files.isRegularFile(p)) {
+                throw new IllegalArgumentException("-Dtwofour.cuda.selection=" + prop + ": no such file; give the selection.tsv"
+                        + " that twofour bench gemm wrote, or drop the property");
+            }
+            return Sparse24Selection.load(p);
+        }
+        if (CusparseLt.isInstalled()) {
+            try {
+                Path cached = tuningCacheFile(Path.of(System.getProperty("user.home")), gpuName,
+                        CusparseLt.formatVersion(CusparseLt.libraryVersion()), dtype);
+                if (Files.isRegularFile(cached)) return Sparse24Selection.load(cached);
+            } catch (CudaException e) {
+                // the library does not load: no tuning data applies
+            }
+        }
+        return Sparse24Selection.builtIn();
+    }
+
+    /** ~/.cache/twofour/tuning/GPU-cusparselt-VERSION-DTYPE.tsv: tuning data per GPU, library version and dtype. */
+    static Path tuningCacheFile(Path home, String gpuName, String cusparseLtVersion, CudaDtype dtype) {
+        String gpu = gpuName.strip().replaceAll("[^A-Za-z0-9._-]+", "-").replaceAll("^-+|-+$", "");
+        String dt = dtype == CudaDtype.BF16 ? "bf16" : dtype == CudaDtype.F16 ? "fp16" : dtype.name().toLowerCase(Locale.ROOT);
+        return home.resolve(".cache").resolve("twofour").resolve("tuning")
+                .resolve(gpu + "-cusparselt-" + cusparseLtVersion + "-" + dt + ".tsv");
+    }
+
+    /** Estimated bytes of the cuSPARSELt compressed weights (9/16 of dense, plus slack) of the layers tuned for it. */
+    static long cusparseLtBytes(ModelConfig c, CudaDtype dtype, Sparse24Selection selection) {
+        int h = c.hiddenSize(), im = c.intermediateSize(), qkvW = c.qDim() + 2 * c.kvDim();
+        int[][] shapes = {{qkvW, h}, {h, c.qDim()}, {2 * im, h}, {h, im}};
+        long total = 0;
+        for (int[] sh : shapes) {
+            boolean tuned = selection.entries().stream().anyMatch(e -> e.n() == sh[0] && e.k() == sh[1]
+                    && e.method() == Sparse24Selection.Method.CUSPARSELT && e.configId() >= 0);
+            if (tuned) total += c.numLayers() * ((long) sh[0] * sh[1] * dtype.byteSize() * 9 / 16 + (1L << 20));
+        }
+        return total;
+    }
+
+    /** Row counts a 2:4 layer is prepared for: the decode buckets and the full prefill chunk. */
+    private int[] preparedRowCounts() {
+        TreeSet<Integer> rows = new TreeSet<>();
+        for (int b : BUCKETS) if (b <= bucketFor(options.maxBatch())) rows.add(b);
+        rows.add(rowsMax);
+        return rows.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** How many 2:4 linear layers run cuSPARSELt for some row count (tests, diagnostics). */
+    int cusparseLtLayerCount() {
+        int n = 0;
+        for (Layer l : layers) {
+            for (CudaLinear lin : List.of(l.qkv(), l.o(), l.gateUp(), l.down())) {
+                if (lin instanceof Sparse24CudaLinear s && s.usesCusparseLt()) n++;
+            }
+        }
+        return n;
+    }
+
+    private CusparseLt cusparseLt() {
+        if (cusparseLt == null && !cusparseLtFailed) {
+            try {
+                cusparseLt = own(CusparseLt.create());
+            } catch (CudaException e) {
+                cusparseLtFailed = true;
+                System.err.println("twofour: cuSPARSELt is unavailable (" + e.getMessage() + "); the 2:4 layers use our kernel or cuBLAS");
+            }
+        }
+        return cusparseLt;
+    }
 
     /** The largest linear weight (elements): the 2:4 layers unpack into a scratch of this size for prefill. */
     static long maxDenseElements(ModelConfig c) {
@@ -409,12 +504,36 @@ public final class CudaModel implements AutoCloseable {
             } else if (unpackScratch == null) {
                 unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
             }
-            return own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta, denseCopy,
-                    SELECTION, dtype, out, in));
+            Sparse24CudaLinear lin = own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta,
+                    denseCopy, selection, dtype, out, in));
+            enableCusparseLt(lin, values, meta, denseCopy, out, in);
+            return lin;
         }
         DeviceBuffer w = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
         Fill.random(kernels, stream, w, (long) out * in, dtype, seed, scale);
         return dense(w, out, in);
+    }
+
+    /**
+     * Gives {@code lin} its tuned cuSPARSELt plans when the selection asks for them, compressed from its dense
+     * copy or from an unpack into the shared scratch (so the lasting extra memory is the compressed copy).
+     */
+    private void enableCusparseLt(Sparse24CudaLinear lin, DeviceBuffer values, DeviceBuffer meta, DeviceBuffer denseCopy,
+                                  int out, int in) {
+        int[] rows = preparedRowCounts();
+        boolean wanted = false;
+        for (int r : rows) {
+            Sparse24Selection.Entry e = selection.entryFor(out, in, r);
+            wanted |= e.method() == Sparse24Selection.Method.CUSPARSELT && e.configId() >= 0;
+        }
+        if (!wanted || cusparseLt() == null) return;
+        DeviceBuffer dense = denseCopy;
+        if (dense == null) {
+            if (unpackScratch == null) unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
+            Fill.unpack24(tk.kernels(), stream, values, meta, unpackScratch, out, in);
+            dense = unpackScratch;
+        }
+        lin.enableCusparseLt(cusparseLt, stream, dense, rows, rowsMax);
     }
 
     private DeviceBuffer normWeight(Random r, int n) {

@@ -73,6 +73,10 @@ public final class DecodeSpeed {
                 double roofline = bandwidth / bytes;
                 System.out.printf("%s %s %s: weights streamed per step %.2f GB, generated in %.1f s, roofline %.0f tok/s at %.1f TB/s%n",
                         preset, dtypeName, mode, bytes / 1e9, loadS, roofline, bandwidth / 1e12);
+                if (sp && m.cusparseLtLayerCount() > 0) {
+                    System.out.printf("%s %s %s: %d linear layers run tuned cuSPARSELt for some row counts (-Dtwofour.cuda.selection)%n",
+                            preset, dtypeName, mode, m.cusparseLtLayerCount());
+                }
                 Random rnd = new Random(1);
                 // prefill
                 if (prefill > 0) {

@@ -1,6 +1,9 @@
 package dev.twofour.runtime.cuda;
 
 import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaException;
+import dev.twofour.cuda.CusparseLt;
+import dev.twofour.cuda.CusparseLtGemm;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
 import dev.twofour.cuda.Cublas;
@@ -8,6 +11,10 @@ import dev.twofour.kernels.Fill;
 import dev.twofour.kernels.Kernels;
 import dev.twofour.kernels.Sparse24Gemm;
 import dev.twofour.kernels.Sparse24Selection;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A 2:4 weight in our packed layout (values [out][kp/2], metadata [out][kp/8], docs/FORMAT.md) run by the
@@ -21,10 +28,17 @@ import dev.twofour.kernels.Sparse24Selection;
  *       (7B/13B on an 80 GB GPU; not 70B), so a 2:4 model is never slower than the dense one at many rows;</li>
  *   <li>otherwise unpack into the shared scratch, then cuBLAS (prefill of models too big for a dense copy).</li>
  * </ul>
- * cuSPARSELt is the faster route at many rows but is not wired into the model yet (bench gemm measures it).
+ * With tuning data ({@link #enableCusparseLt}), a row count the selection gives to cuSPARSELt runs a tuned
+ * cuSPARSELt plan instead: one plan per M the layer is prepared for (at least 16), all sharing one compressed
+ * weight (about 0.56x of the dense bytes); a step of up to 64 rows runs the smallest plan of at least that many
+ * rows (the extra rows of the activation buffers are computed and ignored), a larger step only a plan of
+ * exactly its rows (a full prefill chunk). Building a plan takes long (about 0.4-0.8 s on the H100 with
+ * cuSPARSELt 0.8), so a layer gets few of them.
  */
 final class Sparse24CudaLinear implements CudaLinear {
     static final int MAX_OURS_ROWS = 64;
+    /** The largest cuSPARSELt plan a step of fewer rows may be padded up to (the largest decode bucket). */
+    static final int MAX_PADDED_PLAN_ROWS = 64;
     private final Sparse24Gemm gemm;
     private final Kernels kernels;
     private final Cublas cublas;
@@ -34,6 +48,9 @@ final class Sparse24CudaLinear implements CudaLinear {
     private final Sparse24Selection selection;
     private final CudaDtype dtype;
     private final int out, in;
+    /** cuSPARSELt plans by M (empty: none); the first one owns the compressed weight. */
+    private final TreeMap<Integer, CusparseLtGemm> ltPlans = new TreeMap<>();
+    private static final AtomicBoolean LT_FAILURE_LOGGED = new AtomicBoolean();
 
     Sparse24CudaLinear(Sparse24Gemm gemm, Kernels kernels, Cublas cublas, DeviceBuffer scratch, DeviceBuffer values,
                        DeviceBuffer metadata, DeviceBuffer denseCopy, Sparse24Selection selection, CudaDtype dtype,
@@ -62,8 +79,80 @@ final class Sparse24CudaLinear implements CudaLinear {
     /** The packed weight only; the dense copy (when kept) is a speed aid, counted in the memory plan. */
     @Override public long weightBytes() { return values.bytes() + metadata.bytes(); }
 
+    /**
+     * Builds cuSPARSELt plans for every row count in {@code rowCounts} that the selection gives to cuSPARSELt
+     * (M = the row count, at least 16 when {@code maxRows} allows), each with the configuration the selection
+     * names for its M, and compresses {@code denseW} (this weight unpacked, out x in) once for all of them.
+     * Call before any CUDA graph capture. Returns false, with no plan kept, when the selection names no
+     * cuSPARSELt for these rows or the library refuses (logged once to stderr): the layer keeps its other paths.
+     */
+    boolean enableCusparseLt(CusparseLt lt, CudaStream stream, DeviceBuffer denseW, int[] rowCounts, int maxRows) {
+        Map<Integer, Sparse24Selection.Entry> wanted = new TreeMap<>();
+        for (int r : rowCounts) {
+            if (!tunedForCusparseLt(r)) continue;
+            int m = Math.min(Math.max(r, 16), Math.max(r, maxRows));
+            if (tunedForCusparseLt(m)) wanted.put(m, selection.entryFor(out, in, m));
+        }
+        if (wanted.isEmpty()) return false;
+        try {
+            CusparseLtGemm owner = null;
+            for (Map.Entry<Integer, Sparse24Selection.Entry> w : wanted.entrySet()) {
+                CusparseLtGemm g = CusparseLtGemm.create(lt, out, in, w.getKey(), dtype);
+                ltPlans.put(w.getKey(), g);
+                Sparse24Selection.Entry e = w.getValue();
+                g.setConfig(e.configId(), Math.max(1, e.splitK()), null);
+                if (owner == null) {
+                    g.compress(denseW.address(), stream);
+                    owner = g;
+                } else {
+                    g.shareCompressed(owner);
+                }
+            }
+            return true;
+        } catch (CudaException | IllegalArgumentException e) {
+            closePlans();
+            if (LT_FAILURE_LOGGED.compareAndSet(false, true)) {
+                System.err.println("twofour: cuSPARSELt could not be set up for a " + out + "x" + in + " 2:4 layer ("
+                        + e.getMessage() + "); such layers use our kernel or cuBLAS instead");
+            }
+            return false;
+        }
+    }
+
+    /** True when some prepared row count runs cuSPARSELt. */
+    boolean usesCusparseLt() { return !ltPlans.isEmpty(); }
+
+    /**
+     * True when the selection gives {@code rows} rows to cuSPARSELt with a named configuration. An entry without
+     * one (-1) is not used: the library's default configuration ran at 0.2-0.7x of cuBLAS on the H100
+     * (docs/results/gemm-h100-fp16), so such rows stay on cuBLAS (or our kernel).
+     */
+    private boolean tunedForCusparseLt(int rows) {
+        Sparse24Selection.Entry e = selection.entryFor(out, in, rows);
+        return e.method() == Sparse24Selection.Method.CUSPARSELT && e.configId() >= 0;
+    }
+
+    /** The cuSPARSELt plan that runs {@code rows} rows, or null when they run another path. */
+    private CusparseLtGemm ltPlanFor(int rows) {
+        if (ltPlans.isEmpty() || !tunedForCusparseLt(rows)) return null;
+        Map.Entry<Integer, CusparseLtGemm> e = ltPlans.ceilingEntry(rows);
+        // Padding a decode step up to a plan of at most MAX_PADDED_PLAN_ROWS rows costs little (those GEMMs are
+        // memory-bound); a prefill chunk of another size than a plan's runs the other paths instead of a far
+        // larger GEMM.
+        if (e == null || (e.getKey() > MAX_PADDED_PLAN_ROWS && e.getKey() != rows)) return null;
+        return e.getValue();
+    }
+
+    /** Bytes of the compressed cuSPARSELt weight and plan workspaces (0 without cuSPARSELt). */
+    long cusparseLtBytes() {
+        long b = 0;
+        for (CusparseLtGemm g : ltPlans.values()) b += g.compressedBytes() + g.workspaceBytes();
+        return b;
+    }
+
     /** True when {@code rows} rows run our 2:4 kernel. */
     boolean runsOurs(int rows) {
+        if (ltPlanFor(rows) != null) return false;
         if (denseCopy == null) return rows <= MAX_OURS_ROWS;
         return selection.choose(out, in, rows) == Sparse24Selection.Method.OURS;
     }
@@ -73,7 +162,10 @@ final class Sparse24CudaLinear implements CudaLinear {
     }
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
-        if (runsOurs(rows)) {
+        CusparseLtGemm lt = ltPlanFor(rows);
+        if (lt != null) {
+            lt.matmul(stream, x.address(), y.address());
+        } else if (runsOurs(rows)) {
             gemm.run(stream, dtype, x, in, values, metadata, y, out, rows, out, in);
         } else if (denseCopy != null) {
             cublas.linear(x.address(), denseCopy.address(), y.address(), rows, out, in, dtype, dtype);
@@ -88,7 +180,14 @@ final class Sparse24CudaLinear implements CudaLinear {
         cublas.linear(x.address(), dense.address(), y.address(), rows, out, in, dtype, dtype);
     }
 
+    private void closePlans() {
+        // shared users first, the owner of the compressed weight (smallest M) last
+        for (CusparseLtGemm g : ltPlans.descendingMap().values()) g.close();
+        ltPlans.clear();
+    }
+
     @Override public void close() {
+        closePlans();
         values.close();
         metadata.close();
         if (denseCopy != null) denseCopy.close();

@@ -6,6 +6,7 @@ import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.kernels.Kernels;
+import dev.twofour.kernels.Sparse24Selection;
 import dev.twofour.model.ModelConfig;
 import dev.twofour.model.SafetensorsFile;
 import dev.twofour.model.TensorView;
@@ -306,5 +307,44 @@ class CudaModelGpuTest {
                 System.clearProperty("twofour.cuda.denseCopies");
             }
         }
+    }
+
+    @Test
+    void tunedCusparseLtSelectionGivesTheSameLogits() throws Exception {
+        assumeTrue(dev.twofour.cuda.CusparseLt.isInstalled(), "cuSPARSELt is not installed");
+        ModelConfig tinyShape = new ModelConfig(ModelConfig.LLAMA, 512, 1376, 2, 8, 2, 64, 3000, 1e-5, 10000, null,
+                512, false, dev.twofour.model.DType.F16, false, List.of(1), List.of(2));
+        // every linear shape of the model (qkv 768x512, o 512x512, gate_up 2752x512, down 512x1376) on cuSPARSELt
+        // configuration 0 from 16 rows on (decode buckets pad up to the 16-row plan; a full prefill chunk has its own)
+        List<Sparse24Selection.Entry> entries = new ArrayList<>();
+        for (int[] nk : new int[][] {{768, 512}, {512, 512}, {2752, 512}, {512, 1376}}) {
+            for (int m : new int[] {16, 128}) entries.add(new Sparse24Selection.Entry(nk[0], nk[1], m, Sparse24Selection.Method.CUSPARSELT, 0, 1));
+        }
+        Path tsv = Files.createTempFile("twofour-selection", ".tsv");
+        Files.writeString(tsv, Sparse24Selection.of(entries).toTsv());
+        // 128 tokens: one full prefill chunk, the row count of the prefill plan
+        int[] ids = new int[128];
+        for (int i = 0; i < ids.length; i++) ids[i] = 5 + (i * 53) % 2980;
+        float[][] prefill = new float[2][], decode = new float[2][];
+        try {
+            for (int run = 0; run < 2; run++) {
+                if (run == 1) System.setProperty("twofour.cuda.selection", tsv.toString());
+                try (CudaModel m = CudaModel.synthetic(tinyShape, CudaDtype.F16, true, 7, new CudaModel.Options(4, 256, 128, false, true), ctx)) {
+                    assertEquals(run == 0 ? 0 : 8, m.cusparseLtLayerCount(), "2:4 layers on cuSPARSELt");
+                    int slot = m.newSequence();
+                    prefill[run] = m.prefill(slot, ids, false)[0];
+                    m.decodeStep(new int[] {slot}, new int[] {ids[7]}, new SamplingParams[] {SamplingParams.greedy(1)});
+                    decode[run] = m.lastDecodeLogits(1)[0];
+                    m.free(slot);
+                }
+            }
+        } finally {
+            System.clearProperty("twofour.cuda.selection");
+            Files.deleteIfExists(tsv);
+        }
+        double ep = relErr(prefill[1], prefill[0]), ed = relErr(decode[1], decode[0]);
+        System.out.printf("CudaModelGpuTest: cuSPARSELt vs default 2:4 paths: prefill rel err %.2e, decode %.2e%n", ep, ed);
+        assertTrue(ep < 2e-2, "128-token prefill logits with cuSPARSELt differ by " + ep);
+        assertTrue(ed < 2e-2, "decode logits with cuSPARSELt differ by " + ed);
     }
 }
