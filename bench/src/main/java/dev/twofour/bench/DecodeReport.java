@@ -27,39 +27,20 @@ public record DecodeReport(String device, String backend, String model, String d
 
     /** Writes json, csv, md and (when this JVM can draw) the two PNGs into {@code dir}; returns the files written. */
     public List<Path> writeAll(Path dir, PrintStream log) {
-        List<Path> files = new ArrayList<>();
-        files.add(ReportFiles.writeJson(dir.resolve("decode.json"), this));
-        files.add(ReportFiles.writeText(dir.resolve("decode.csv"), csv()));
-        files.add(ReportFiles.writeText(dir.resolve("decode.md"), markdown()));
-        if (ReportFiles.canDraw()) {
-            files.addAll(plots(dir));
-        } else {
-            log.println("decode PNGs skipped: this JVM has no java.desktop module; draw them elsewhere with"
-                    + " `twofour bench decode --from " + dir.resolve("decode.json") + " --out DIR`");
-        }
-        return files;
+        return ReportFiles.writeReport(dir, "decode", this, csv(), markdown(), () -> plots(dir), log);
     }
 
     List<Path> plots(Path dir) {
         List<Path> out = new ArrayList<>();
-        List<ReportFiles.Series> tps = new ArrayList<>(), speed = new ArrayList<>();
-        for (String mode : modes()) {
-            List<Double> x = new ArrayList<>(), y = new ArrayList<>(), s = new ArrayList<>();
-            for (DecodeResult r : results) {
-                if (!r.mode().equals(mode)) continue;
-                x.add((double) r.batch());
-                y.add(r.tokensPerSecondTotal());
-                s.add(r.speedup());
-            }
-            tps.add(new ReportFiles.Series(mode, x, y));
-            if (!mode.equals("dense") && s.stream().noneMatch(v -> v.isNaN())) speed.add(new ReportFiles.Series(mode + " over dense", x, s));
-        }
+        ReportFiles.ModeLines lines = ReportFiles.modeLines(modes(), results, DecodeResult::mode, DecodeResult::batch,
+                DecodeResult::tokensPerSecondTotal, DecodeResult::speedup);
         String where = model + " " + dtype + ", " + device;
         Path a = dir.resolve("decode-tps.png");
-        if (ReportFiles.lineChart(a, "Decode throughput (" + where + ")", "batch (sequences)", "tokens/s (all sequences)", true, tps)) out.add(a);
+        if (ReportFiles.lineChart(a, "Decode throughput (" + where + ")", "batch (sequences)", "tokens/s (all sequences)", true,
+                lines.throughput())) out.add(a);
         Path b = dir.resolve("decode-speedup.png");
         if (ReportFiles.lineChart(b, "2:4 decode speedup over dense (" + where + ")", "batch (sequences)", "speedup (dense step time / 2:4 step time)",
-                true, speed)) out.add(b);
+                true, lines.speedup())) out.add(b);
         return out;
     }
 

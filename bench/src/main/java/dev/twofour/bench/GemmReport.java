@@ -1,12 +1,7 @@
 package dev.twofour.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.twofour.kernels.Sparse24Selection;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -25,44 +20,19 @@ import java.util.Set;
 public record GemmReport(String device, String dtype, double copyGBps, String libraries, String createdAt,
                          List<GemmResult> results) {
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
     public static GemmReport readJson(Path file) {
-        try {
-            return JSON.readValue(file.toFile(), GemmReport.class);
-        } catch (IOException e) {
-            throw new UncheckedIOException("reading benchmark results " + file + ": " + e.getMessage(), e);
-        }
+        return ReportFiles.readJson(file, GemmReport.class);
     }
 
     /** Writes json, csv, md, selection.tsv and (when this JVM can draw) png into {@code dir}; returns the files written. */
     public List<Path> writeAll(Path dir, java.io.PrintStream log) {
-        List<Path> files = new ArrayList<>();
-        try {
-            Files.createDirectories(dir);
-            Path json = dir.resolve("gemm.json");
-            JSON.writeValue(json.toFile(), this);
-            files.add(json);
-            files.add(write(dir.resolve("gemm.csv"), csv()));
-            files.add(write(dir.resolve("gemm.md"), markdown()));
-            files.add(write(dir.resolve("selection.tsv"), selection().toTsv()));
-        } catch (IOException e) {
-            throw new UncheckedIOException("writing benchmark results to " + dir + ": " + e.getMessage(), e);
-        }
-        if (ModuleLayer.boot().findModule("java.desktop").isPresent()) {
+        List<Path> files = new ArrayList<>(ReportFiles.writeReport(dir, "gemm", this, csv(), markdown(), () -> {
             Path png = dir.resolve("gemm.png");
             GemmPlot.write(this, png);
-            files.add(png);
-        } else {
-            log.println("gemm.png skipped: this JVM has no java.desktop module; draw it elsewhere with"
-                    + " `twofour bench gemm --from " + dir.resolve("gemm.json") + " --out DIR`");
-        }
+            return List.of(png);
+        }, log));
+        files.add(ReportFiles.writeText(dir.resolve("selection.tsv"), selection().toTsv()));
         return files;
-    }
-
-    private static Path write(Path p, String text) throws IOException {
-        Files.writeString(p, text);
-        return p;
     }
 
     public String csv() {

@@ -19,39 +19,21 @@ public record PrefillReport(String device, String backend, String model, String 
         return ReportFiles.readJson(file, PrefillReport.class);
     }
 
+    /** Writes json, csv, md and (when this JVM can draw) the two PNGs into {@code dir}; returns the files written. */
     public List<Path> writeAll(Path dir, PrintStream log) {
-        List<Path> files = new ArrayList<>();
-        files.add(ReportFiles.writeJson(dir.resolve("prefill.json"), this));
-        files.add(ReportFiles.writeText(dir.resolve("prefill.csv"), csv()));
-        files.add(ReportFiles.writeText(dir.resolve("prefill.md"), markdown()));
-        if (ReportFiles.canDraw()) {
-            files.addAll(plots(dir));
-        } else {
-            log.println("prefill PNGs skipped: this JVM has no java.desktop module; draw them elsewhere with"
-                    + " `twofour bench prefill --from " + dir.resolve("prefill.json") + " --out DIR`");
-        }
-        return files;
+        return ReportFiles.writeReport(dir, "prefill", this, csv(), markdown(), () -> plots(dir), log);
     }
 
     List<Path> plots(Path dir) {
         List<Path> out = new ArrayList<>();
-        List<ReportFiles.Series> tps = new ArrayList<>(), speed = new ArrayList<>();
-        for (String mode : modes()) {
-            List<Double> x = new ArrayList<>(), y = new ArrayList<>(), s = new ArrayList<>();
-            for (PrefillResult r : results) {
-                if (!r.mode().equals(mode)) continue;
-                x.add((double) r.length());
-                y.add(r.tokensPerSecond());
-                s.add(r.speedup());
-            }
-            tps.add(new ReportFiles.Series(mode, x, y));
-            if (!mode.equals("dense") && s.stream().noneMatch(v -> v.isNaN())) speed.add(new ReportFiles.Series(mode + " over dense", x, s));
-        }
+        ReportFiles.ModeLines lines = ReportFiles.modeLines(modes(), results, PrefillResult::mode, PrefillResult::length,
+                PrefillResult::tokensPerSecond, PrefillResult::speedup);
         String where = model + " " + dtype + ", " + device;
         Path a = dir.resolve("prefill-tps.png");
-        if (ReportFiles.lineChart(a, "Prefill throughput (" + where + ")", "prompt tokens", "tokens/s", true, tps)) out.add(a);
+        if (ReportFiles.lineChart(a, "Prefill throughput (" + where + ")", "prompt tokens", "tokens/s", true, lines.throughput())) out.add(a);
         Path b = dir.resolve("prefill-speedup.png");
-        if (ReportFiles.lineChart(b, "2:4 prefill speedup over dense (" + where + ")", "prompt tokens", "speedup (dense time / 2:4 time)", true, speed)) out.add(b);
+        if (ReportFiles.lineChart(b, "2:4 prefill speedup over dense (" + where + ")", "prompt tokens", "speedup (dense time / 2:4 time)", true,
+                lines.speedup())) out.add(b);
         return out;
     }
 

@@ -11,8 +11,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What the decode and prefill reports share with each other (and with {@link GemmReport}'s files): indented
@@ -59,8 +64,52 @@ public final class ReportFiles {
         return ModuleLayer.boot().findModule("java.desktop").isPresent();
     }
 
+    /**
+     * Writes {@code name}.json, {@code name}.csv and {@code name}.md into {@code dir}, then {@code plots} when this
+     * JVM can draw (otherwise one line on {@code log} saying how to draw them later from the JSON); returns the files.
+     */
+    static List<Path> writeReport(Path dir, String name, Object report, String csv, String markdown,
+                                  Supplier<List<Path>> plots, PrintStream log) {
+        List<Path> files = new ArrayList<>();
+        Path json = writeJson(dir.resolve(name + ".json"), report);
+        files.add(json);
+        files.add(writeText(dir.resolve(name + ".csv"), csv));
+        files.add(writeText(dir.resolve(name + ".md"), markdown));
+        if (canDraw()) {
+            files.addAll(plots.get());
+        } else {
+            log.println(name + " PNGs skipped: this JVM has no java.desktop module; draw them elsewhere with"
+                    + " `twofour bench " + name + " --from " + json + " --out DIR`");
+        }
+        return files;
+    }
+
     /** One line of a chart: a name and its points. */
     record Series(String name, List<Double> x, List<Double> y) {}
+
+    /** Per mode (dense, 2:4, ...): a throughput line, and for every mode but dense a speedup-over-dense line. */
+    record ModeLines(List<Series> throughput, List<Series> speedup) {}
+
+    /**
+     * The lines of a dense-vs-2:4 report: for each mode, the points (x, y) and (x, speedup) of its results. A mode
+     * whose speedups are not all known (NaN) gets no speedup line.
+     */
+    static <R> ModeLines modeLines(List<String> modes, List<R> results, Function<R, String> mode,
+                                   ToDoubleFunction<R> x, ToDoubleFunction<R> y, ToDoubleFunction<R> speedup) {
+        List<Series> tps = new ArrayList<>(), speed = new ArrayList<>();
+        for (String m : modes) {
+            List<Double> xs = new ArrayList<>(), ys = new ArrayList<>(), ss = new ArrayList<>();
+            for (R r : results) {
+                if (!mode.apply(r).equals(m)) continue;
+                xs.add(x.applyAsDouble(r));
+                ys.add(y.applyAsDouble(r));
+                ss.add(speedup.applyAsDouble(r));
+            }
+            tps.add(new Series(m, xs, ys));
+            if (!m.equals("dense") && ss.stream().noneMatch(v -> v.isNaN())) speed.add(new Series(m + " over dense", xs, ss));
+        }
+        return new ModeLines(tps, speed);
+    }
 
     /** Draws a line chart with markers into {@code png}; false (and no file) when there is nothing to draw. */
     static boolean lineChart(Path png, String title, String xTitle, String yTitle, boolean logX, List<Series> series) {

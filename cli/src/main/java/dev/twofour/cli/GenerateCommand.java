@@ -100,11 +100,8 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Tokenizer tokenizer = Tokenizer.load(runtime.modelDir());
         int[] ids = tokenizer.encode(prompt, true);
-        SamplingParams p = params.stopTokenIds() == null
-                ? new SamplingParams(params.temperature(), params.topK(), params.topP(), params.minP(), params.repetitionPenalty(),
-                        params.frequencyPenalty(), params.presencePenalty(), params.seed(), params.maxTokens(), params.stop(),
-                        List.of(), params.logprobs())
-                : params;
+        // random weights have no meaningful end-of-sequence id: only --max-tokens ends them
+        SamplingParams p = params.stopTokenIds() == null ? params.withStopTokenIds(List.of()) : params;
         CudaModel.Options options = new CudaModel.Options(1, ids.length + p.maxTokens(), 512, false, true);
         try (CudaContext ctx = CudaContext.primary(0);
              CudaModel model = CudaModel.synthetic(config, CudaDtype.F16, sparse, 1234, options, ctx)) {

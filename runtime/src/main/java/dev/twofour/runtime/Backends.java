@@ -27,16 +27,20 @@ public final class Backends {
             case "cuda" -> {
                 String why = cudaUnavailableReason();
                 if (why != null) throw new IllegalArgumentException("the CUDA backend cannot run here: " + why + "; use --backend cpu");
-                yield new CudaBackend(CudaContext.primary(0), CudaDtype.F16);
+                yield openCuda();
             }
             case "auto" -> {
                 String why = cudaUnavailableReason();
-                if (why == null) yield new CudaBackend(CudaContext.primary(0), CudaDtype.F16);
+                if (why == null) yield openCuda();
                 notice.accept("backend: cpu (" + why + ")");
                 yield new CpuBackend();
             }
             default -> throw new IllegalArgumentException("unknown backend '" + name + "'; use cpu, cuda or auto");
         };
+    }
+
+    private static Backend openCuda() {
+        return new CudaBackend(CudaContext.primary(0), CudaDtype.F16);
     }
 
     /** Null when the CUDA backend can run; otherwise one line saying what is missing. */

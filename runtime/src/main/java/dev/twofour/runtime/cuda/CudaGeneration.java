@@ -38,9 +38,10 @@ public final class CudaGeneration {
             int generated = 1;
             onToken.accept(token);
             SamplingParams[] p = {params};
-            int[] slots = {slot};
+            int[] slots = {slot}, last = new int[1];
             while (generated < max && !stops.contains(token)) {
-                token = model.decodeStep(slots, new int[] {token}, p)[0];
+                last[0] = token;
+                token = model.decodeStep(slots, last, p)[0];
                 generated++;
                 onToken.accept(token);
             }
