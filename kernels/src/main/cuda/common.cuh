@@ -39,3 +39,32 @@ __device__ __forceinline__ long long twofour_global_index() {
 __device__ __forceinline__ long long twofour_global_stride() {
   return (long long)gridDim.x * blockDim.x;
 }
+
+// Programmatic dependent launch (Kernels.launchDependent; sm_90+, no-ops on older GPUs). A kernel launched so
+// may start while the previous kernel in the stream is still running:
+//  - twofour_pdl_release(): lets the NEXT kernel launch now; called first thing, so the next kernel's launch
+//    latency and prologue overlap this kernel's tail (its blocks only become resident where there is room, and
+//    only after every block of this kernel has started, so they never crowd this kernel out).
+//  - twofour_pdl_wait(): returns when the previous kernel has finished and its writes are visible. Must come
+//    before the first read or write of memory that another kernel writes or reads (activations, workspaces,
+//    counters, the KV cache). Only reads of data no kernel in the stream writes (weights) may precede it.
+// Every kernel launched with launchDependent calls both, so the completion of kernel i implies that of i-1.
+__device__ __forceinline__ void twofour_pdl_release() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void twofour_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+// The prologue of a kernel with nothing to do before its inputs are ready.
+__device__ __forceinline__ void twofour_pdl_enter() {
+  twofour_pdl_release();
+  twofour_pdl_wait();
+}
+// Asks for the 128-byte line at p to be brought into L2 (no registers, no completion to wait for).
+__device__ __forceinline__ void twofour_prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}

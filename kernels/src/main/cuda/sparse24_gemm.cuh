@@ -107,8 +107,17 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
       m[4 + c] = okB ? mb : 0u;
     }
   };
-  // The first superblock's weights are requested before X is staged, so the two latencies overlap.
+  // Launched with Kernels.launchDependent. The weights depend on no kernel: the first superblock goes to
+  // registers and the second toward L2 before waiting for the previous kernel (which writes X and, for an
+  // earlier 2:4 layer, used ws and the counters), so weight streaming overlaps that kernel's tail.
+  twofour_pdl_release();
   if (sb0 < sb1) load(sb0, cv, cm);
+  if (sb0 + 1 < sb1 && t == 0) {
+    const size_t v1 = (size_t)(sb0 + 1) * TWOFOUR_GEMM_SB;  // value bytes before superblock sb0 + 1 in a row
+    if (validA) { twofour_prefetch_l2(valA + v1); twofour_prefetch_l2(valA + v1 + 128); twofour_prefetch_l2(metA + v1 / 8); }
+    if (validB) { twofour_prefetch_l2(valB + v1); twofour_prefetch_l2(valB + v1 + 128); twofour_prefetch_l2(metB + v1 / 8); }
+  }
+  twofour_pdl_wait();
 
   if (threadIdx.x < 16) {
     const unsigned nib = threadIdx.x, i0 = nib & 3, i1 = nib >> 2;

@@ -389,16 +389,19 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode_##SUF##_hd##HD(const T* q,           \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* kvLens,     \
         int blockSize, int numHeads, int numKvHeads, float scaleLog2, int numSplits, float* partO, float* partML) { \
+    twofour_pdl_enter();                                                                                            \
     tf::attn_decode<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, kvLens, blockSize, numHeads,          \
                            numKvHeads, scaleLog2, numSplits, partO, partML);                                        \
 }                                                                                                                   \
 extern "C" __global__ void tf_attn_combine_##SUF##_hd##HD(const float* partO, const float* partML, int numSplits,  \
         int numHeads, T* out, int outStride) {                                                                      \
+    twofour_pdl_enter();                                                                                            \
     tf::attn_combine<T, HD>(partO, partML, numSplits, numHeads, out, outStride);                                   \
 }                                                                                                                   \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_prefill_##SUF##_hd##HD(const T* q,          \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
         const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \
+    twofour_pdl_enter();                                                                                            \
     tf::attn_prefill<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,       \
                             numHeads, numKvHeads, scaleLog2, out, outStride);                                       \
 }

@@ -6,6 +6,7 @@
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #include <stdint.h>
+#include "common.cuh"  // twofour_pdl_*: every tf_ kernel is launched with Kernels.launchDependent
 
 namespace tf {
 

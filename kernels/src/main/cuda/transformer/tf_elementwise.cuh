@@ -204,23 +204,28 @@ __device__ void fill_i32(int* dst, long long n, int value) {
 #define TF_ELEMENTWISE(T, SUF)                                                                                     \
 extern "C" __global__ void tf_gather_rows_##SUF(T* out, int outStride, const T* src, int srcStride,                \
         const int* idx, int cols, int numSrcRows) {                                                                 \
+    twofour_pdl_enter();                                                                                            \
     tf::gather_rows<T>(out, outStride, src, srcStride, idx, cols, numSrcRows);                                     \
 }                                                                                                                   \
 extern "C" __global__ void tf_add_rmsnorm_##SUF(T* x, int xStride, const T* delta, int dStride, const T* w,        \
         T* y, int yStride, int cols, float eps) {                                                                   \
+    twofour_pdl_enter();                                                                                            \
     tf::add_rmsnorm<T>(x, xStride, delta, dStride, w, y, yStride, cols, eps);                                      \
 }                                                                                                                   \
 extern "C" __global__ void tf_rope_append_##SUF(T* q, int qStride, int numHeads, T* k, int kStride, const T* v,    \
         int vStride, int numKvHeads, int rotateK, const int* positions, const int* slots, T* kCache, T* vCache,     \
         const float* invFreq, int headDim) {                                                                        \
+    twofour_pdl_enter();                                                                                            \
     tf::rope_append<T>(q, qStride, numHeads, k, kStride, v, vStride, numKvHeads, rotateK, positions, slots,        \
                        kCache, vCache, invFreq, headDim);                                                           \
 }                                                                                                                   \
 extern "C" __global__ void tf_add_bias_##SUF(T* y, int yStride, const T* bias, int rows, int cols) {              \
+    twofour_pdl_enter();                                                                                            \
     tf::add_bias<T>(y, yStride, bias, rows, cols);                                                                  \
 }                                                                                                                   \
 extern "C" __global__ void tf_swiglu_##SUF(const T* gate, int gStride, const T* up, int uStride, T* out,          \
         int oStride, int rows, int cols) {                                                                          \
+    twofour_pdl_enter();                                                                                            \
     tf::swiglu<T>(gate, gStride, up, uStride, out, oStride, rows, cols);                                           \
 }
 
@@ -228,4 +233,4 @@ TF_ELEMENTWISE(tf::f16, f16)
 TF_ELEMENTWISE(tf::bf16, bf16)
 #undef TF_ELEMENTWISE
 
-extern "C" __global__ void tf_fill_i32(int* dst, long long n, int value) { tf::fill_i32(dst, n, value); }
+extern "C" __global__ void tf_fill_i32(int* dst, long long n, int value) { twofour_pdl_enter(); tf::fill_i32(dst, n, value); }

@@ -283,10 +283,10 @@ __device__ void mark_prompt(int* counts, int V, int slot, const int* ids, int n)
 }  // namespace tf
 
 extern "C" __global__ void __launch_bounds__(tf::SAMPLE_THREADS) tf_sample(float* logits, int V, long long ldLogits,
-        const float* fparams, const int* iparams, int* stepCounter, int* counts, int* outIds, int* nextTokens) {
+        const float* fparams, const int* iparams, int* stepCounter, int* counts, int* outIds, int* nextTokens) { twofour_pdl_enter();
     tf::sample(logits, V, ldLogits, fparams, iparams, stepCounter, counts, outIds, nextTokens);
 }
 
-extern "C" __global__ void tf_mark_prompt(int* counts, int V, int slot, const int* ids, int n) {
+extern "C" __global__ void tf_mark_prompt(int* counts, int V, int slot, const int* ids, int n) { twofour_pdl_enter();
     tf::mark_prompt(counts, V, slot, ids, n);
 }

@@ -1,6 +1,10 @@
 package dev.twofour.kernels;
 
+import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaStream;
+import dev.twofour.cuda.Dim3;
+import dev.twofour.cuda.KernelArgs;
 import dev.twofour.cuda.CudaFunction;
 import dev.twofour.cuda.CudaModule;
 
@@ -27,12 +31,15 @@ public final class Kernels implements AutoCloseable {
     private final CudaContext context;
     private final CudaModule module;
     private final int multiprocessors;
+    private final boolean programmaticLaunch;
     private volatile boolean closed;
 
     private Kernels(CudaContext context, CudaModule module) {
         this.context = context;
         this.module = module;
         this.multiprocessors = context.device().multiprocessorCount();
+        this.programmaticLaunch = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl", "true"))
+                && context.device().computeCapability().major() >= 9 && Cuda.supportsProgrammaticLaunch();
     }
 
     /** True when this build carries the fatbin (nvcc was found when twofour-kernels was built). */
@@ -90,6 +97,23 @@ public final class Kernels implements AutoCloseable {
 
     /** Streaming multiprocessors of this context's GPU (launchers size their grids by it). */
     public int multiprocessors() { return multiprocessors; }
+
+    /**
+     * True when {@link #launchDependent} uses programmatic dependent launch: a GPU of compute capability 9.0+
+     * (griddepcontrol), a driver with cuLaunchKernelEx, and not switched off with {@code -Dtwofour.cuda.pdl=false}.
+     */
+    public boolean programmaticLaunch() { return programmaticLaunch; }
+
+    /**
+     * Launches a kernel that begins with the programmatic-dependent-launch prologue (common.cuh: twofour_pdl_release
+     * then, before any access to memory other kernels touch, twofour_pdl_wait): with {@link #programmaticLaunch()}
+     * it may start while the previous kernel finishes, so launch latency and its prologue (weight prefetch) overlap
+     * that kernel's tail; otherwise an ordinary launch. Why: a decode step is ~300 launches of which most are short.
+     */
+    public void launchDependent(CudaFunction f, Dim3 grid, Dim3 block, int sharedBytes, CudaStream stream, KernelArgs args) {
+        if (programmaticLaunch) f.launchProgrammatic(grid, block, sharedBytes, stream, args);
+        else f.launch(grid, block, sharedBytes, stream, args);
+    }
 
     /** Unloads the module; a later {@link #load} loads it again. Closing twice is harmless. */
     @Override public void close() {

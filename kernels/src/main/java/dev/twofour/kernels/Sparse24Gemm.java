@@ -143,7 +143,7 @@ public final class Sparse24Gemm implements AutoCloseable {
             ctrs = counters.address();
         }
         String name = "twofour_sparse24_gemm_" + Launch.suffix(dtype) + "_mt" + p.tokensPerTile();
-        kernels.function(name).launch(
+        kernels.launchDependent(kernels.function(name),
                 Dim3.of(p.tokenTiles(), p.rowGroups(), p.splits()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
                         .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(ctrs));

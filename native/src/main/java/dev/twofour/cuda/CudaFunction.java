@@ -45,6 +45,22 @@ public final class CudaFunction {
         Driver.launchKernel(handle, grid, block, sharedBytes, stream.handle(), params, name);
     }
 
+    /**
+     * Enqueues the kernel with programmatic dependent launch (cuLaunchKernelEx, attribute
+     * PROGRAMMATIC_STREAM_SERIALIZATION): it may start while the previous kernel in {@code stream} still runs, once
+     * that kernel's blocks have all executed {@code griddepcontrol.launch_dependents} (or exited). Only for kernels
+     * that execute {@code griddepcontrol.wait} (kernels/src/main/cuda/common.cuh: twofour_pdl_wait) before they
+     * read or write any memory another kernel writes or reads; work before the wait may only read data that no
+     * kernel in the stream writes (weights). Needs compute capability 9.0 and a driver with cuLaunchKernelEx
+     * ({@link Cuda#supportsProgrammaticLaunch()}); the caller checks.
+     */
+    public void launchProgrammatic(Dim3 grid, Dim3 block, int sharedBytes, CudaStream stream, KernelArgs args) {
+        module.checkOpen();
+        if (sharedBytes < 0) throw new IllegalArgumentException("negative dynamic shared memory: " + sharedBytes);
+        if (sharedBytes > dynamicSharedLimit) setMaxDynamicSharedMemory(sharedBytes);
+        Driver.launchKernelProgrammatic(handle, grid, block, sharedBytes, stream.handle(), args.pointerArray(), name);
+    }
+
     /** Allows launches with up to {@code bytes} of dynamic shared memory (needed above 48 KiB). */
     public void setMaxDynamicSharedMemory(int bytes) {
         module.checkOpen();

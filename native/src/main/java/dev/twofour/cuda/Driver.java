@@ -79,6 +79,8 @@ final class Driver {
     private static final MethodHandle cuModuleGetFunction = h(fn(ADDRESS, JAVA_LONG, ADDRESS), "cuModuleGetFunction");
     private static final MethodHandle cuLaunchKernel = h(fn(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
             JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS), "cuLaunchKernel");
+    /** Absent before CUDA 11.8 drivers: then {@link #launchKernelEx} is never reached (see {@link #hasLaunchKernelEx}). */
+    private static final MethodHandle cuLaunchKernelEx = NativeSupport.bindOptional(L, fn(ADDRESS, JAVA_LONG, ADDRESS, ADDRESS), "cuLaunchKernelEx");
     private static final MethodHandle cuFuncSetAttribute = h(fn(JAVA_LONG, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
     private static final MethodHandle cuFuncGetAttribute = h(fn(ADDRESS, JAVA_INT, JAVA_LONG), "cuFuncGetAttribute");
     private static final MethodHandle cuStreamBeginCapture = h(fn(JAVA_LONG, JAVA_INT), "cuStreamBeginCapture_v2");
@@ -466,6 +468,52 @@ final class Driver {
                 throw CudaException.of(CudaException.Library.DRIVER, rc, "cuLaunchKernel",
                         "launching " + kernelName + " with grid " + grid + ", block " + block + ", " + sharedBytes
                                 + " bytes of dynamic shared memory");
+            }
+        } catch (Throwable t) {
+            throw NativeSupport.rethrow(t);
+        }
+    }
+
+    static boolean hasLaunchKernelEx() { return cuLaunchKernelEx != null; }
+
+    // CUlaunchConfig (56 bytes): grid x,y,z, block x,y,z, sharedMemBytes (7 x u32), hStream @32, attrs @40, numAttrs @48.
+    // CUlaunchAttribute (72 bytes): id (u32) @0, value (a 64-byte union) @8. Checked against CUDA 13's cuda.h.
+    private static final int CONFIG_BYTES = 56, ATTRIBUTE_BYTES = 72;
+    private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+    private static final ThreadLocal<MemorySegment> LAUNCH_CONFIG = ThreadLocal.withInitial(() -> {
+        MemorySegment m = Arena.ofAuto().allocate(CONFIG_BYTES + ATTRIBUTE_BYTES, 8);
+        m.fill((byte) 0);
+        return m;
+    });
+
+    /**
+     * cuLaunchKernelEx with the programmatic-stream-serialization attribute: the kernel may start while the
+     * previous kernel in the stream is still running (once that one's blocks have all executed
+     * griddepcontrol.launch_dependents or exited) and must wait with griddepcontrol.wait before it touches
+     * memory the previous kernels write or read. In a captured graph this becomes a programmatic edge.
+     */
+    static void launchKernelProgrammatic(long f, Dim3 grid, Dim3 block, int sharedBytes, long stream,
+                                         MemorySegment params, String kernelName) {
+        MemorySegment cfg = LAUNCH_CONFIG.get();
+        cfg.set(JAVA_INT, 0, grid.x());
+        cfg.set(JAVA_INT, 4, grid.y());
+        cfg.set(JAVA_INT, 8, grid.z());
+        cfg.set(JAVA_INT, 12, block.x());
+        cfg.set(JAVA_INT, 16, block.y());
+        cfg.set(JAVA_INT, 20, block.z());
+        cfg.set(JAVA_INT, 24, sharedBytes);
+        cfg.set(JAVA_LONG, 32, stream);
+        MemorySegment attr = cfg.asSlice(CONFIG_BYTES, ATTRIBUTE_BYTES);
+        cfg.set(JAVA_LONG, 40, attr.address());
+        cfg.set(JAVA_INT, 48, 1);
+        attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attr.set(JAVA_INT, 8, 1);  // programmaticStreamSerializationAllowed
+        try {
+            int rc = (int) cuLaunchKernelEx.invokeExact(cfg, f, params, MemorySegment.NULL);
+            if (rc != 0) {
+                throw CudaException.of(CudaException.Library.DRIVER, rc, "cuLaunchKernelEx",
+                        "launching " + kernelName + " (programmatic dependent launch) with grid " + grid + ", block "
+                                + block + ", " + sharedBytes + " bytes of dynamic shared memory");
             }
         } catch (Throwable t) {
             throw NativeSupport.rethrow(t);

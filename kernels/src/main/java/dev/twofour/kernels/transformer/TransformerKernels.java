@@ -71,7 +71,7 @@ public final class TransformerKernels {
     public void gatherRows(CudaStream stream, CudaDtype dtype, long out, int outStride, long src, int srcStride,
                            long idx, int rows, int cols, int numSrcRows) {
         if (rows <= 0) return;
-        fn("tf_gather_rows_" + sfx(dtype)).launch(Dim3.of(rows), Dim3.of(rowBlock(cols / 8 + 1)), 0, stream,
+        kernels.launchDependent(fn("tf_gather_rows_" + sfx(dtype)), Dim3.of(rows), Dim3.of(rowBlock(cols / 8 + 1)), 0, stream,
                 new KernelArgs().ptr(out).i32(outStride).ptr(src).i32(srcStride).ptr(idx).i32(cols).i32(numSrcRows));
     }
 
@@ -81,7 +81,7 @@ public final class TransformerKernels {
     public void addRmsNorm(CudaStream stream, CudaDtype dtype, long x, int xStride, long delta, int deltaStride,
                            long weight, long y, int yStride, int rows, int cols, float eps) {
         if (rows <= 0) return;
-        fn("tf_add_rmsnorm_" + sfx(dtype)).launch(Dim3.of(rows), Dim3.of(rowBlock(cols)), 0, stream,
+        kernels.launchDependent(fn("tf_add_rmsnorm_" + sfx(dtype)), Dim3.of(rows), Dim3.of(rowBlock(cols)), 0, stream,
                 new KernelArgs().ptr(x).i32(xStride).ptr(delta).i32(deltaStride).ptr(weight).ptr(y).i32(yStride)
                         .i32(cols).f32(eps));
     }
@@ -100,7 +100,7 @@ public final class TransformerKernels {
         // blocks (row, y) split a row's pairs and v elements so each thread handles about one
         int work = Math.max(q != 0 ? numHeads * (headDim / 2) : 0, k != 0 ? numKvHeads * headDim : 0);
         int gy = Math.max(1, Math.min(1024, (work + 127) / 128));
-        fn("tf_rope_append_" + sfx(dtype)).launch(Dim3.of(rows, gy), Dim3.of(128), 0, stream,
+        kernels.launchDependent(fn("tf_rope_append_" + sfx(dtype)), Dim3.of(rows, gy), Dim3.of(128), 0, stream,
                 new KernelArgs().ptr(q).i32(qStride).i32(numHeads).ptr(k).i32(kStride).ptr(v).i32(vStride)
                         .i32(numKvHeads).i32(rotateK ? 1 : 0).ptr(positions).ptr(slots).ptr(kCache).ptr(vCache)
                         .ptr(invFreq).i32(headDim));
@@ -110,7 +110,7 @@ public final class TransformerKernels {
     public void addBias(CudaStream stream, CudaDtype dtype, long y, int yStride, long bias, int rows, int cols) {
         if (rows <= 0) return;
         long n = (long) rows * cols;
-        fn("tf_add_bias_" + sfx(dtype)).launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+        kernels.launchDependent(fn("tf_add_bias_" + sfx(dtype)), Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(y).i32(yStride).ptr(bias).i32(rows).i32(cols));
     }
 
@@ -119,7 +119,7 @@ public final class TransformerKernels {
                        long out, int outStride, int rows, int cols) {
         if (rows <= 0) return;
         long n = (long) rows * cols;
-        fn("tf_swiglu_" + sfx(dtype)).launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+        kernels.launchDependent(fn("tf_swiglu_" + sfx(dtype)), Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(gate).i32(gateStride).ptr(up).i32(upStride).ptr(out).i32(outStride)
                         .i32(rows).i32(cols));
     }
@@ -165,11 +165,11 @@ public final class TransformerKernels {
         long partO = scratch;
         long partML = scratch + (long) rows * numHeads * numSplits * headDim * 4L;
         String s = sfx(dtype) + "_hd" + headDim;
-        fn("tf_attn_decode_" + s).launch(Dim3.of(numKvHeads, rows, numSplits), Dim3.of(ATT_THREADS), 0, stream,
+        kernels.launchDependent(fn("tf_attn_decode_" + s), Dim3.of(numKvHeads, rows, numSplits), Dim3.of(ATT_THREADS), 0, stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(kvLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2).i32(numSplits)
                         .ptr(partO).ptr(partML));
-        fn("tf_attn_combine_" + s).launch(Dim3.of(numHeads, rows), Dim3.of(headDim), 0, stream,
+        kernels.launchDependent(fn("tf_attn_combine_" + s), Dim3.of(numHeads, rows), Dim3.of(headDim), 0, stream,
                 new KernelArgs().ptr(partO).ptr(partML).i32(numSplits).i32(numHeads).ptr(out).i32(outStride));
     }
 
@@ -186,7 +186,7 @@ public final class TransformerKernels {
         checkHeadDim(headDim);
         checkGroups(numHeads, numKvHeads);
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
-        fn("tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim).launch(
+        kernels.launchDependent(fn("tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim),
                 Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS), 0, stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
@@ -223,7 +223,7 @@ public final class TransformerKernels {
         int m = rows == 1 ? 1 : rows == 2 ? 2 : rows <= 4 ? 4 : 8;
         int r = m <= 2 && (rowsPerWarp == 1 || rowsPerWarp == 4) ? rowsPerWarp : 2;
         int warps = (n + r - 1) / r;
-        fn("tf_gemv_" + sfx(dtype) + "_m" + m + (r == 2 ? "" : "_r" + r)).launch(Dim3.of((warps + 7) / 8), Dim3.of(256), 0, stream,
+        kernels.launchDependent(fn("tf_gemv_" + sfx(dtype) + "_m" + m + (r == 2 ? "" : "_r" + r)), Dim3.of((warps + 7) / 8), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(outF32 ? 1 : 0));
     }
 
@@ -237,7 +237,7 @@ public final class TransformerKernels {
             throw new IllegalArgumentException("gemvSwiglu takes 1 or 2 rows, k and ldGateUp multiples of 8, aligned pointers; got rows "
                     + rows + " k " + k + " ldGateUp " + ldGateUp);
         }
-        fn("tf_gemv_swiglu_" + sfx(dtype) + "_m" + rows).launch(Dim3.of(((n + 1) / 2 + 7) / 8), Dim3.of(256), 0, stream,
+        kernels.launchDependent(fn("tf_gemv_swiglu_" + sfx(dtype) + "_m" + rows), Dim3.of(((n + 1) / 2 + 7) / 8), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(gateUp).i32(ldGateUp).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(0));
     }
 
@@ -254,7 +254,7 @@ public final class TransformerKernels {
     public void sample(CudaStream stream, int rows, long logits, int vocab, long ldLogits, long fparams, long iparams,
                        long stepCounter, long counts, long outIds, long nextTokens) {
         if (rows <= 0) return;
-        fn("tf_sample").launch(Dim3.of(rows), Dim3.of(SAMPLE_THREADS), 0, stream,
+        kernels.launchDependent(fn("tf_sample"), Dim3.of(rows), Dim3.of(SAMPLE_THREADS), 0, stream,
                 new KernelArgs().ptr(logits).i32(vocab).i64(ldLogits).ptr(fparams).ptr(iparams).ptr(stepCounter)
                         .ptr(counts).ptr(outIds).ptr(nextTokens));
     }
@@ -262,14 +262,14 @@ public final class TransformerKernels {
     /** Marks {@code ids} (int32 [n]) as prompt tokens in {@code counts[slot]} (for the repetition penalty). */
     public void markPrompt(CudaStream stream, long counts, int vocab, int slot, long ids, int n) {
         if (n <= 0) return;
-        fn("tf_mark_prompt").launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+        kernels.launchDependent(fn("tf_mark_prompt"), Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(counts).i32(vocab).i32(slot).ptr(ids).i32(n));
     }
 
     /** {@code dst[i] = value} for {@code n} int32 elements. */
     public void fillI32(CudaStream stream, long dst, long n, int value) {
         if (n <= 0) return;
-        fn("tf_fill_i32").launch(Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
+        kernels.launchDependent(fn("tf_fill_i32"), Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(dst).i64(n).i32(value));
     }
 }

@@ -3,9 +3,13 @@ package dev.twofour.kernels.transformer;
 import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaGraph;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
 import dev.twofour.kernels.Kernels;
+import dev.twofour.kernels.Sparse24Gemm;
+import dev.twofour.kernels.ref.Packed24;
+import dev.twofour.kernels.ref.RandomFillRef;
 import dev.twofour.kernels.ref.HalfFloats;
 import dev.twofour.kernels.transformer.ref.SamplerRef;
 import dev.twofour.kernels.transformer.ref.TransformerRef;
@@ -323,6 +327,62 @@ class TransformerKernelsGpuTest {
                 }
                 free();
             }
+        }
+    }
+
+    /**
+     * Programmatic dependent launch (Kernels.launchDependent): a chain of dependent kernels (GEMV, 2:4 GEMM with
+     * split-K counters, add+RMSNorm, SwiGLU) replayed back to back as a CUDA graph gives bit for bit what the same
+     * chain gives with a synchronisation after every launch (where no kernel can overlap another). A kernel that read
+     * its input before the previous one finished would differ. All kernels are deterministic, so equality is exact.
+     */
+    @Test
+    void dependentLaunchesInAGraphEqualFullySerialisedLaunches() {
+        System.out.println("programmatic dependent launch: " + tk.kernels().programmaticLaunch());
+        CudaDtype dt = CudaDtype.F16;
+        int h = 4096, inter = 2048, steps = 12;
+        Random r = new Random(31);
+        DeviceBuffer w1 = dev(rand(r, inter * 2 * h, 0.02f, dt), dt);     // gate|up, dense GEMV
+        Packed24 p = RandomFillRef.sparse24(dt, h, inter, 77L, 0.03f);   // down, 2:4 (split-K at M = 1)
+        DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
+        DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
+        buffers.add(vals);
+        buffers.add(meta);
+        DeviceBuffer ln = dev(rand(r, h, 1f, dt), dt);
+        float[] x0 = rand(r, h, 1f, dt);
+        DeviceBuffer x = dev(x0, dt), normed = poisoned16(h), gateUp = poisoned16(2 * inter), act = poisoned16(inter),
+                delta = poisoned16(h);
+        try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels())) {
+            Sparse24Gemm.Plan plan = gemm.plan(1, h, inter);
+            gemm.reserve(plan);
+            java.util.function.Consumer<Boolean> chain = sync -> {
+                for (int i = 0; i < steps; i++) {
+                    tk.addRmsNorm(stream, dt, x.address(), h, i == 0 ? 0L : delta.address(), h, ln.address(), normed.address(), h, 1, h, 1e-5f);
+                    if (sync) stream.synchronize();
+                    tk.gemv(stream, dt, 1, normed.address(), h, w1.address(), gateUp.address(), 2 * inter, 2 * inter, h, false, 1);
+                    if (sync) stream.synchronize();
+                    tk.swiglu(stream, dt, gateUp.address(), 2 * inter, gateUp.address() + 2L * inter, 2 * inter, act.address(), inter, 1, inter);
+                    if (sync) stream.synchronize();
+                    gemm.run(stream, dt, act, inter, vals, meta, delta, h, plan);
+                    if (sync) stream.synchronize();
+                }
+            };
+            chain.accept(true);
+            float[] serial = get(x, h, dt), serialDelta = get(delta, h, dt);
+            assertTrue(plan.splits() > 1, "the 2:4 GEMM should run split-K here, plan " + plan);
+            x.copyFrom(MemorySegment.ofArray(HalfFloats.fromFloats(dt, x0)));
+            delta.memset((byte) 0x7F);
+            try (CudaGraph g = CudaGraph.capture(stream, () -> chain.accept(false))) {
+                g.launch(stream);
+                assertArrayEquals(serial, get(x, h, dt), 0f, "residual after " + steps + " steps, graph replay");
+                assertArrayEquals(serialDelta, get(delta, h, dt), 0f, "last 2:4 output, graph replay");
+                // and again without the graph: plain stream launches back to back
+                x.copyFrom(MemorySegment.ofArray(HalfFloats.fromFloats(dt, x0)));
+                chain.accept(false);
+                assertArrayEquals(serial, get(x, h, dt), 0f, "residual after " + steps + " steps, stream launches");
+            }
+        } finally {
+            free();
         }
     }
 
