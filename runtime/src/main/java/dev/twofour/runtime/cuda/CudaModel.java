@@ -16,11 +16,15 @@ import dev.twofour.kernels.Sparse24Selection;
 import dev.twofour.kernels.transformer.TransformerKernels;
 import dev.twofour.model.Bf16;
 import dev.twofour.model.Checkpoint;
+import dev.twofour.model.ConvertedModel;
+import dev.twofour.model.ConvertedModelCache;
 import dev.twofour.model.DType;
 import dev.twofour.model.Half;
 import dev.twofour.model.ModelConfig;
 import dev.twofour.model.ModelWeights;
+import dev.twofour.model.Packed24;
 import dev.twofour.model.TensorView;
+import dev.twofour.model.WeightNames;
 import dev.twofour.runtime.SamplingParams;
 
 import java.io.IOException;
@@ -44,7 +48,9 @@ import java.util.TreeSet;
  * updated by one async copy before the replay, and the step returns to the host only with the sampled ids.
  *
  * <p>Weights: q|k|v fused into one [qDim + 2 kvDim][hidden] weight and gate|up into one [2 I][hidden]
- * weight at load time; dense through cuBLAS (fp32 compute), or 2:4-packed through our 2:4 GEMM.
+ * weight at load time; dense through cuBLAS (fp32 compute), or 2:4-packed through our 2:4 GEMM. A checkpoint's
+ * layers load 2:4 per {@link SparseMode} and {@link CheckpointSparsity} (a pruned checkpoint packed on load, or a
+ * converted one read packed); synthetic models are all dense or all 2:4.
  *
  * <p>KV cache: one slot per sequence ({@link #newSequence}), {@code maxContext} positions each, K and V
  * [slot * maxContext + position][kvDim] per layer. The attention kernels read it through a block table of
@@ -88,6 +94,8 @@ public final class CudaModel implements AutoCloseable {
     private final Sparse24Gemm sparseGemm;
     private final List<AutoCloseable> owned = new ArrayList<>();
     private final boolean sparse;
+    /** What loading decided per linear layer; null for synthetic models. */
+    private CheckpointSparsity sparsity;
 
     private DeviceBuffer embed, finalNorm, invFreq;
     private CudaLinear lmHead;
@@ -146,15 +154,35 @@ public final class CudaModel implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------ loading
 
-    /** Loads a Hugging Face checkpoint directory in {@code dtype} (F16 or BF16; weights converted if needed). */
+    /**
+     * Loads a Hugging Face checkpoint directory in {@code dtype} (F16 or BF16; weights converted if needed) with
+     * {@link SparseMode#AUTO}: the linear layers whose weights are 2:4 run through the 2:4 kernels.
+     */
     public static CudaModel load(Path dir, CudaDtype dtype, Options options, CudaContext context) throws IOException {
+        return load(dir, dtype, options, context, SparseMode.AUTO);
+    }
+
+    /**
+     * Loads a Hugging Face checkpoint directory in {@code dtype} (F16 or BF16; weights converted if needed). With
+     * {@code sparse} auto or on, each fused linear layer whose weights are 2:4 is packed ({@link CheckpointSparsity}:
+     * from a valid converted-model cache of {@code twofour convert} when there is one, else checked and packed on
+     * load) and runs like a synthetic 2:4 model's layers; in auto the others stay dense (one line on stderr names
+     * them), in on they are an error.
+     */
+    public static CudaModel load(Path dir, CudaDtype dtype, Options options, CudaContext context, SparseMode sparse)
+            throws IOException {
         ModelConfig config = ModelConfig.load(dir);
-        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             ConvertedModel converted = sparse == SparseMode.OFF ? null : convertedCache(dir, ckpt, config)) {
             ModelWeights w = ModelWeights.bind(config, ckpt);
-            CudaModel m = new CudaModel(config, dtype, options, context, false);
+            CheckpointSparsity sp = CheckpointSparsity.decide(config, ckpt, converted, sparse);
+            String note = sp.denseNote(6);
+            if (note != null) System.err.println("twofour: " + dir + ": " + note);
+            CudaModel m = new CudaModel(config, dtype, options, context, sp.anyPacked());
             try {
-                m.plan(false);
-                m.uploadWeights(w);
+                m.sparsity = sp;
+                m.plan(sp.packedMatrix());
+                m.uploadWeights(w, sp);
                 m.finishSetup();
             } catch (RuntimeException e) {
                 m.close();
@@ -163,6 +191,18 @@ public final class CudaModel implements AutoCloseable {
             return m;
         } catch (dev.twofour.model.ModelWeightsException e) {
             throw new IllegalArgumentException("model " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The valid converted-model cache of the checkpoint ({@code twofour convert}), or null (none, stale, unreadable). */
+    private static ConvertedModel convertedCache(Path dir, Checkpoint ckpt, ModelConfig config) {
+        try {
+            ConvertedModelCache.Lookup l = ConvertedModelCache.forModel(dir).lookup(ckpt, WeightNames.linearWeights(config));
+            return l.hit() ? l.model() : null;
+        } catch (IOException | RuntimeException e) {
+            System.err.println("twofour: the converted-model cache of " + dir + " is not used (" + e.getMessage()
+                    + "); the weights are checked for 2:4 on load instead");
+            return null;
         }
     }
 
@@ -175,7 +215,7 @@ public final class CudaModel implements AutoCloseable {
                                       CudaContext context) {
         CudaModel m = new CudaModel(config, dtype, options, context, sparse24);
         try {
-            m.plan(sparse24);
+            m.plan(allLayers(config, sparse24));
             m.generateWeights(seed);
             m.finishSetup();
         } catch (RuntimeException e) {
@@ -187,15 +227,43 @@ public final class CudaModel implements AutoCloseable {
 
     /** Every allocation this model will make, by name, in bytes (the memory plan). */
     public static Map<String, Long> memoryPlan(ModelConfig c, CudaDtype dtype, boolean sparse24, Options o) {
+        return memoryPlan(c, dtype, allLayers(c, sparse24), o);
+    }
+
+    /** Every fused linear layer ([layer][CheckpointSparsity.Fused ordinal]) packed, or none. */
+    static boolean[][] allLayers(ModelConfig c, boolean packed) {
+        boolean[][] m = new boolean[c.numLayers()][CheckpointSparsity.Fused.values().length];
+        for (boolean[] row : m) Arrays.fill(row, packed);
+        return m;
+    }
+
+    /**
+     * The memory plan of a model whose fused linear layers are 2:4-packed where {@code packed[layer][f]}
+     * ({@link CheckpointSparsity.Fused} ordinal f), dense elsewhere.
+     */
+    static Map<String, Long> memoryPlan(ModelConfig c, CudaDtype dtype, boolean[][] packed, Options o) {
         long es = dtype.byteSize();
         int h = c.hiddenSize(), im = c.intermediateSize(), v = c.vocabSize(), L = c.numLayers();
         int qkvW = c.qDim() + 2 * c.kvDim();
         int rows = Math.max(o.prefillChunk(), bucketFor(o.maxBatch()));
         Map<String, Long> plan = new LinkedHashMap<>();
-        long lin = sparse24
-                ? L * (linBytes24(qkvW, h, dtype) + linBytes24(h, c.qDim(), dtype) + linBytes24(2 * im, h, dtype) + linBytes24(h, im, dtype))
-                : L * ((long) qkvW * h + (long) h * c.qDim() + 2L * im * h + (long) h * im) * es;
-        plan.put("linear weights (" + L + " layers" + (sparse24 ? ", 2:4 packed" : "") + ")", lin);
+        long lin = 0;
+        int packedCount = 0, total = 0;
+        for (boolean[] layer : packed) {
+            for (CheckpointSparsity.Fused f : CheckpointSparsity.Fused.values()) {
+                int out = f.outFeatures(c), in = f.inFeatures(c);
+                total++;
+                if (layer[f.ordinal()]) {
+                    packedCount++;
+                    lin += linBytes24(out, in, dtype);
+                } else {
+                    lin += (long) out * in * es;
+                }
+            }
+        }
+        boolean sparse24 = packedCount > 0;
+        String how = packedCount == 0 ? "" : packedCount == total ? ", 2:4 packed" : ", " + packedCount + " of " + total + " 2:4 packed";
+        plan.put("linear weights (" + L + " layers" + how + ")", lin);
         plan.put("embeddings" + (c.tieWordEmbeddings() ? " (tied LM head)" : " + LM head"),
                 (long) v * h * es * (c.tieWordEmbeddings() ? 1 : 2));
         plan.put("norms", (2L * L + 1) * h * es + (c.attentionBias() ? (long) L * qkvW * es : 0));
@@ -224,9 +292,18 @@ public final class CudaModel implements AutoCloseable {
 
     /** Bytes of dense copies of every 2:4 linear weight (what cuBLAS needs for many-row steps). */
     static long denseCopyBytes(ModelConfig c, CudaDtype dtype) {
-        int h = c.hiddenSize(), im = c.intermediateSize();
-        int qkvW = c.qDim() + 2 * c.kvDim();
-        return (long) c.numLayers() * ((long) qkvW * h + (long) h * c.qDim() + 2L * im * h + (long) h * im) * dtype.byteSize();
+        return denseCopyBytes(c, dtype, allLayers(c, true));
+    }
+
+    /** Bytes of dense copies of the packed layers of {@code packed} ([layer][Fused ordinal]). */
+    static long denseCopyBytes(ModelConfig c, CudaDtype dtype, boolean[][] packed) {
+        long b = 0;
+        for (boolean[] layer : packed) {
+            for (CheckpointSparsity.Fused f : CheckpointSparsity.Fused.values()) {
+                if (layer[f.ordinal()]) b += (long) f.outFeatures(c) * f.inFeatures(c) * dtype.byteSize();
+            }
+        }
+        return b;
     }
 
     /**
@@ -234,16 +311,18 @@ public final class CudaModel implements AutoCloseable {
      * kernel loses): when they fit beside the plan with {@code margin} to spare, unless
      * {@code -Dtwofour.cuda.denseCopies=off}. 7B and 13B on an 80 GB GPU keep them; 70B does not.
      */
-    private boolean keepDenseCopies(long planned, long free, long margin) {
+    private boolean keepDenseCopies(long planned, long free, long margin, boolean[][] packed) {
         if ("off".equals(System.getProperty("twofour.cuda.denseCopies"))) return false;
-        return planned + denseCopyBytes(config, dtype) + margin <= free;
+        return planned + denseCopyBytes(config, dtype, packed) + margin <= free;
     }
 
     private boolean denseCopies;
 
     /** Checks the plan against free device memory, then allocates everything but the weights. */
-    private void plan(boolean sparse24) {
-        Map<String, Long> plan = memoryPlan(config, dtype, sparse24, options);
+    private void plan(boolean[][] packed) {
+        boolean sparse24 = false;
+        for (boolean[] layer : packed) for (boolean b : layer) sparse24 |= b;
+        Map<String, Long> plan = memoryPlan(config, dtype, packed, options);
         long total = 0;
         for (long b : plan.values()) total += b;
         long free = context.memoryInfo().free();
@@ -255,7 +334,7 @@ public final class CudaModel implements AutoCloseable {
                 total += lt;
             }
         }
-        denseCopies = sparse24 && keepDenseCopies(total, free, margin);
+        denseCopies = sparse24 && keepDenseCopies(total, free, margin, packed);
         if (total + margin > free) {
             StringBuilder sb = new StringBuilder("the model does not fit on " + context.device().name() + ": it needs "
                     + gib(total) + " + " + gib(margin) + " margin but " + gib(free) + " are free. Plan:");
@@ -344,6 +423,19 @@ public final class CudaModel implements AutoCloseable {
         }
     }
 
+    /** Copies raw bytes through the staging buffer on the model's stream (ordered before the kernels that read them). */
+    private void uploadBytes(DeviceBuffer dst, long dstOffset, MemorySegment src) {
+        if (staging == null) staging = PinnedHostBuffer.allocate(64L << 20);
+        MemorySegment st = staging.segment();
+        long n = src.byteSize();
+        for (long from = 0; from < n; from += staging.bytes()) {
+            long count = Math.min(staging.bytes(), n - from);
+            MemorySegment.copy(src, from, st, 0, count);
+            dst.slice(dstOffset + from, count).copyFrom(st.asSlice(0, count), stream);
+            stream.synchronize();  // the staging buffer is reused
+        }
+    }
+
     /** Our GEMV for decode rows, unless -Dtwofour.cuda.gemv=false asks for cuBLAS everywhere (for comparisons). */
     private TransformerKernels gemvKernels() {
         return Boolean.parseBoolean(System.getProperty("twofour.cuda.gemv", "true")) ? tk : null;
@@ -353,7 +445,7 @@ public final class CudaModel implements AutoCloseable {
         return own(new CublasLinear(cublas, gemvKernels(), w, true, dtype, dtype, out, in));
     }
 
-    private void uploadWeights(ModelWeights w) {
+    private void uploadWeights(ModelWeights w, CheckpointSparsity sp) {
         embed = own(upload(w.embedTokens()));
         finalNorm = own(upload(w.finalNorm()));
         lmHead = config.tieWordEmbeddings()
@@ -362,11 +454,43 @@ public final class CudaModel implements AutoCloseable {
         int h = config.hiddenSize(), im = config.intermediateSize(), qkvW = config.qDim() + 2 * config.kvDim();
         for (ModelWeights.Layer l : w.layers()) {
             DeviceBuffer bias = l.qBias() == null ? null : own(upload(l.qBias(), l.kBias(), l.vBias()));
+            int li = l.index();
             layers.add(new Layer(own(upload(l.inputNorm())), own(upload(l.postAttentionNorm())),
-                    dense(upload(l.q(), l.k(), l.v()), qkvW, h), bias, dense(upload(l.o()), h, config.qDim()),
-                    dense(upload(l.gate(), l.up()), 2 * im, h), dense(upload(l.down()), h, im)));
+                    linear(sp, li, CheckpointSparsity.Fused.QKV, l), bias, linear(sp, li, CheckpointSparsity.Fused.O, l),
+                    linear(sp, li, CheckpointSparsity.Fused.GATE_UP, l), linear(sp, li, CheckpointSparsity.Fused.DOWN, l)));
         }
         if (staging != null) { staging.close(); staging = null; }
+    }
+
+    /** One fused linear layer of a checkpoint: its parts' rows concatenated, packed 2:4 when {@code sp} says so, else dense. */
+    private CudaLinear linear(CheckpointSparsity sp, int layer, CheckpointSparsity.Fused f, ModelWeights.Layer l) {
+        int out = f.outFeatures(config), in = f.inFeatures(config);
+        if (!sp.packed(layer, f)) {
+            TensorView[] parts = f.parts().stream().map(l::linear).toArray(TensorView[]::new);
+            return dense(upload(parts), out, in);
+        }
+        // The packed layout is per row, so the fused weight's values and metadata are the parts' arrays one after another.
+        DeviceBuffer values = DeviceBuffer.allocate(Sparse24CudaLinear.valuesBytes(out, in, dtype));
+        DeviceBuffer meta = DeviceBuffer.allocate(Sparse24CudaLinear.metadataBytes(out, in));
+        try {
+            long vOff = 0, mOff = 0;
+            for (WeightNames.Linear part : f.parts()) {
+                Packed24 p = sp.packedPart(layer, part);
+                if (p.k() != in) {
+                    throw new IllegalStateException(part.weight(layer) + " has " + p.k() + " inputs, expected " + in);
+                }
+                uploadInto(values, vOff, new TensorView(part.weight(layer) + ".values", p.dtype(),
+                        new long[] {p.n(), p.valuesPerRow()}, p.values()));
+                uploadBytes(meta, mOff, p.metadata());
+                vOff += (long) p.n() * p.valuesPerRow() * dtype.byteSize();
+                mOff += p.metadata().byteSize();
+            }
+        } catch (RuntimeException e) {
+            values.close();
+            meta.close();
+            throw e;
+        }
+        return sparseLinear(values, meta, out, in);
     }
 
     private void generateWeights(long seed) {
@@ -497,21 +621,31 @@ public final class CudaModel implements AutoCloseable {
             DeviceBuffer meta = DeviceBuffer.allocate(Sparse24CudaLinear.metadataBytes(out, in));
             // kept values carry the spread of the dense weight's two largest of four: a bit larger
             Fill.sparse24(kernels, stream, values, meta, out, in, dtype, seed, scale * 1.5f);
-            DeviceBuffer denseCopy = null;
-            if (denseCopies) {
-                denseCopy = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
-                Fill.unpack24(kernels, stream, values, meta, denseCopy, out, in);
-            } else if (unpackScratch == null) {
-                unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
-            }
-            Sparse24CudaLinear lin = own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta,
-                    denseCopy, selection, dtype, out, in));
-            enableCusparseLt(lin, values, meta, denseCopy, out, in);
-            return lin;
+            return sparseLinear(values, meta, out, in);
         }
         DeviceBuffer w = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
         Fill.random(kernels, stream, w, (long) out * in, dtype, seed, scale);
         return dense(w, out, in);
+    }
+
+    /**
+     * A 2:4 layer over packed {@code values} and {@code meta} (now owned by it), with a dense copy unpacked on the
+     * GPU when the plan keeps them (else the shared unpack scratch), and tuned cuSPARSELt plans when the selection
+     * has them: the same for synthetic and loaded weights.
+     */
+    private CudaLinear sparseLinear(DeviceBuffer values, DeviceBuffer meta, int out, int in) {
+        Kernels kernels = tk.kernels();
+        DeviceBuffer denseCopy = null;
+        if (denseCopies) {
+            denseCopy = DeviceBuffer.allocate((long) out * in * dtype.byteSize());
+            Fill.unpack24(kernels, stream, values, meta, denseCopy, out, in);
+        } else if (unpackScratch == null) {
+            unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
+        }
+        Sparse24CudaLinear lin = own(new Sparse24CudaLinear(sparseGemm, kernels, cublas, unpackScratch, values, meta,
+                denseCopy, selection, dtype, out, in));
+        enableCusparseLt(lin, values, meta, denseCopy, out, in);
+        return lin;
     }
 
     /**
@@ -567,6 +701,27 @@ public final class CudaModel implements AutoCloseable {
     public CudaDtype dtype() { return dtype; }
 
     public Options options() { return options; }
+
+    /** Fused linear layers in all (qkv, o, gate_up, down per block). */
+    public int linearLayerCount() { return layers.size() * CheckpointSparsity.Fused.values().length; }
+
+    /** How many fused linear layers run 2:4 (packed values + metadata). */
+    public int sparseLayerCount() {
+        int n = 0;
+        for (Layer l : layers) {
+            for (CudaLinear lin : List.of(l.qkv(), l.o(), l.gateUp(), l.down())) if (lin instanceof Sparse24CudaLinear) n++;
+        }
+        return n;
+    }
+
+    /** What loading decided per linear layer, or null for a synthetic model. */
+    public CheckpointSparsity sparsity() { return sparsity; }
+
+    /** "2:4: 32 of 32 linear layers (packed on load)", "dense", "2:4 (synthetic)", ... for stats lines. */
+    public String sparsitySummary() {
+        if (sparsity != null) return sparsity.summary();
+        return sparse ? "2:4: " + sparseLayerCount() + " of " + linearLayerCount() + " linear layers (synthetic)" : "dense (synthetic)";
+    }
 
     /** Bytes of weights a decode step streams (linear layers + LM head). */
     public long weightBytesPerToken() {
