@@ -1,5 +1,7 @@
 package dev.twofour.kernels;
 
+import dev.twofour.cuda.CudaDtype;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -14,7 +16,8 @@ import java.util.Locale;
  * ({@link Sparse24Gemm}), cuSPARSELt, or dense cuBLAS on the unpacked weight — whichever is fastest,
  * so a 2:4 model is never slower than dense.
  *
- * <p>From tuning data ({@code selection.tsv} written by {@code twofour bench gemm}: lines
+ * <p>From tuning data ({@code selection.tsv} written by {@code twofour bench gemm}, or the tuning cache file
+ * {@link #tuningCacheFile} written by {@code twofour tune}: lines
  * {@code N K M METHOD [CONFIG_ID SPLIT_K]}, the last two the cuSPARSELt configuration that won, -1 for
  * the library's default) when there is an entry for the layer's shape: the entry with the smallest
  * measured M >= the requested M (or the largest measured M beyond them). Otherwise the built-in
@@ -97,9 +100,30 @@ public final class Sparse24Selection {
         return new Entry(n, k, m, DEFAULT_METHOD[DEFAULT_METHOD.length - 1]);
     }
 
+    /**
+     * Where {@code twofour tune} stores, and the CUDA runtime looks for, the tuning data of one GPU model, cuSPARSELt
+     * version and dtype: {@code HOME/.cache/twofour/tuning/GPU-cusparselt-VERSION-DTYPE.tsv}, the GPU name with
+     * every run of other characters than letters, digits, '.', '_' and '-' made one '-'
+     * (e.g. NVIDIA-H100-80GB-HBM3-cusparselt-0.8.1-fp16.tsv).
+     */
+    public static Path tuningCacheFile(Path home, String gpuName, String cusparseLtVersion, CudaDtype dtype) {
+        String gpu = gpuName.strip().replaceAll("[^A-Za-z0-9._-]+", "-").replaceAll("^-+|-+$", "");
+        String dt = dtype == CudaDtype.BF16 ? "bf16" : dtype == CudaDtype.F16 ? "fp16" : dtype.name().toLowerCase(Locale.ROOT);
+        return home.resolve(".cache").resolve("twofour").resolve("tuning")
+                .resolve(gpu + "-cusparselt-" + cusparseLtVersion + "-" + dt + ".tsv");
+    }
+
     public String toTsv() {
-        StringBuilder sb = new StringBuilder("# N K M method [cuSPARSELt config-id split-k, -1 = default]: the fastest 2:4"
-                + " linear-layer implementation measured by twofour bench gemm\n");
+        return toTsv(List.of("the fastest 2:4 linear-layer implementation measured by twofour bench gemm"));
+    }
+
+    /** The TSV with {@code headerLines} as '#' comments first (what made the data: GPU, versions, date, command). */
+    public String toTsv(List<String> headerLines) {
+        StringBuilder sb = new StringBuilder();
+        for (String h : headerLines) {
+            for (String line : h.split("\n")) sb.append("# ").append(line).append('\n');
+        }
+        sb.append("# N K M method [cuSPARSELt config-id split-k, -1 = default]\n");
         for (Entry e : entries) {
             sb.append(e.n()).append('\t').append(e.k()).append('\t').append(e.m()).append('\t')
                     .append(e.method().name().toLowerCase(Locale.ROOT));

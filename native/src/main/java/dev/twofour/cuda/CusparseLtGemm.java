@@ -19,7 +19,9 @@ package dev.twofour.cuda;
  * {@link #matmul} as often as needed (capturable into a CUDA graph). {@link #setConfig} picks an
  * algorithm configuration found by tuning; {@link #search} tunes in place (tuning processes only).
  * Both may replace the plan and grow the workspace: capture CUDA graphs that contain this matmul
- * after configuring it, not before.
+ * after configuring it, not before. {@link #create(CusparseLt, int, int, int, CudaDtype, Config)} plans a
+ * known configuration in one go. Many weights of one shape (the layers of a model) share one plan: each keeps
+ * its own {@link #compressedCopy} and runs {@link #matmul(CudaStream, DeviceBuffer, long, long)}.
  */
 public final class CusparseLtGemm extends NativeOwner {
     /** The algorithm configuration a plan uses. splitKMode is null when the library reports an unnamed mode. */
@@ -40,8 +42,10 @@ public final class CusparseLtGemm extends NativeOwner {
     private DeviceBuffer compressed;
     /** Set by {@link #shareCompressed}: the object whose compressed weight this one runs (not owned). */
     private CusparseLtGemm compressedOwner;
+    /** Bytes of a compressed weight of this shape; -1 until asked. */
+    private long compressedSize = -1;
 
-    private CusparseLtGemm(CusparseLt lt, int n, int k, int m, CudaDtype dtype) {
+    private CusparseLtGemm(CusparseLt lt, int n, int k, int m, CudaDtype dtype, Config config) {
         this.lt = lt;
         this.n = n;
         this.k = k;
@@ -67,6 +71,19 @@ public final class CusparseLtGemm extends NativeOwner {
         this.matmul = mm;
         this.selection = sel;
         try {
+            if (config != null) {
+                // Configured before the first plan: one plan build (create + setConfig builds two).
+                int count = sel.configMaxId();
+                if (config.configId() < 0 || config.configId() >= count) {
+                    throw new IllegalArgumentException(describe() + ": config " + config.configId() + " is outside [0, " + count + ")");
+                }
+                if (config.splitK() < 1 || config.splitK() > k) {
+                    throw new IllegalArgumentException(describe() + ": split-K " + config.splitK() + " is outside [1, K=" + k + "]");
+                }
+                sel.setConfigId(config.configId());
+                sel.setSplitK(config.splitK());
+                if (config.splitKMode() != null) sel.setSplitKMode(config.splitKMode());
+            }
             planWithSelection();
         } catch (RuntimeException e) {
             closeAll(e, sel, mm, y, x, w);
@@ -76,6 +93,15 @@ public final class CusparseLtGemm extends NativeOwner {
 
     /** Builds the plan for this shape with the default algorithm; fp16 or bf16 only. */
     public static CusparseLtGemm create(CusparseLt lt, int n, int k, int m, CudaDtype dtype) {
+        return create(lt, n, k, m, dtype, null);
+    }
+
+    /**
+     * Builds the plan for this shape with configuration {@code config} (null: the library's default), planned
+     * once. An id outside [0, configuration count) or a split-K outside [1, K] is an IllegalArgumentException;
+     * a configuration the library refuses is a CudaException. Nothing stays allocated on failure.
+     */
+    public static CusparseLtGemm create(CusparseLt lt, int n, int k, int m, CudaDtype dtype, Config config) {
         if (dtype != CudaDtype.F16 && dtype != CudaDtype.BF16) {
             throw new IllegalArgumentException("CusparseLtGemm needs fp16 or bf16 operands, got " + dtype);
         }
@@ -86,7 +112,7 @@ public final class CusparseLtGemm extends NativeOwner {
             // The plan-free compression keeps the compressed weight valid for every configuration.
             throw CudaException.unavailable("the installed cuSPARSELt has no cusparseLtSpMMACompress2: install 0.6 or newer");
         }
-        return new CusparseLtGemm(lt, n, k, m, dtype);
+        return new CusparseLtGemm(lt, n, k, m, dtype, config);
     }
 
     public int n() { return n; }
@@ -105,9 +131,20 @@ public final class CusparseLtGemm extends NativeOwner {
      * this object owns; the dense weight may be freed afterwards. Waits for the stream.
      */
     public void compress(long denseW, CudaStream stream) {
+        DeviceBuffer out = compressedCopy(denseW, stream);
+        if (compressed != null) compressed.close();
+        compressed = out;
+        compressedOwner = null;
+    }
+
+    /**
+     * Compresses the dense 2:4 weight W[N][K] (row-major, dtype) at {@code denseW} into a new buffer that the
+     * caller owns and closes. Plan-free compression: the result does not depend on M or the algorithm
+     * configuration, so one compressed weight serves {@link #matmul(CudaStream, DeviceBuffer, long, long)} of
+     * every plan with the same N, K and dtype (many layers of one shape can share their plans). Waits for the stream.
+     */
+    public DeviceBuffer compressedCopy(long denseW, CudaStream stream) {
         ensureOpen();
-        // Plan-free compression: its result does not depend on the algorithm configuration, so
-        // setConfig and search need no recompression.
         CusparseLt.CompressedSize size = lt.compressedSize2(wDesc);
         DeviceBuffer out = DeviceBuffer.allocate(size.compressedBytes());
         DeviceBuffer temp = size.compressBufferBytes() > 0 ? DeviceBuffer.allocate(size.compressBufferBytes()) : null;
@@ -121,9 +158,14 @@ public final class CusparseLtGemm extends NativeOwner {
         } finally {
             if (temp != null) temp.close();
         }
-        if (compressed != null) compressed.close();
-        compressed = out;
-        compressedOwner = null;
+        compressedSize = size.compressedBytes();
+        return out;
+    }
+
+    /** Bytes of a compressed weight of this shape, from the library (cached). */
+    private long compressedSize() {
+        if (compressedSize < 0) compressedSize = lt.compressedSize2(wDesc).compressedBytes();
+        return compressedSize;
     }
 
     public boolean isCompressed() {
@@ -165,6 +207,19 @@ public final class CusparseLtGemm extends NativeOwner {
         ensureOpen();
         requireCompressed();
         lt.matmul(plan, 1f, compressedAddress(), x, 0f, y, y, workspaceAddress(), stream);
+    }
+
+    /**
+     * Y[M][N] = X[M][K] · Wᵀ with this plan on another compressed weight: {@code compressedW} from
+     * {@link #compressedCopy} of a CusparseLtGemm with the same N, K and dtype. Capturable.
+     */
+    public void matmul(CudaStream stream, DeviceBuffer compressedW, long x, long y) {
+        ensureOpen();
+        if (compressedW.bytes() < compressedSize()) {
+            throw new IllegalArgumentException(describe() + ": the compressed weight has " + compressedW.bytes()
+                    + " bytes, this shape needs " + compressedSize() + ": pass a buffer made by compressedCopy of the same N, K and dtype");
+        }
+        lt.matmul(plan, 1f, compressedW.address(), x, 0f, y, y, workspaceAddress(), stream);
     }
 
     /** The configuration of the current plan. */

@@ -525,8 +525,8 @@ public final class CudaModel implements AutoCloseable {
     private DeviceBuffer unpackScratch;
     /** Per-M choice of the 2:4 layers: tuning data (see {@link #selectionFor}) or the built-in default. */
     private final Sparse24Selection selection;
-    /** The cuSPARSELt handle of the tuned 2:4 layers; null until one needs it, or when the library failed. */
-    private CusparseLt cusparseLt;
+    /** The cuSPARSELt plans of the tuned 2:4 layers, shared per shape; null until one needs them, or when the library failed. */
+    private CusparseLtPlans cusparseLtPlans;
     private boolean cusparseLtFailed;
 
     /**
@@ -556,12 +556,9 @@ public final class CudaModel implements AutoCloseable {
         return Sparse24Selection.builtIn();
     }
 
-    /** ~/.cache/twofour/tuning/GPU-cusparselt-VERSION-DTYPE.tsv: tuning data per GPU, library version and dtype. */
+    /** ~/.cache/twofour/tuning/GPU-cusparselt-VERSION-DTYPE.tsv: see {@link Sparse24Selection#tuningCacheFile}. */
     static Path tuningCacheFile(Path home, String gpuName, String cusparseLtVersion, CudaDtype dtype) {
-        String gpu = gpuName.strip().replaceAll("[^A-Za-z0-9._-]+", "-").replaceAll("^-+|-+$", "");
-        String dt = dtype == CudaDtype.BF16 ? "bf16" : dtype == CudaDtype.F16 ? "fp16" : dtype.name().toLowerCase(Locale.ROOT);
-        return home.resolve(".cache").resolve("twofour").resolve("tuning")
-                .resolve(gpu + "-cusparselt-" + cusparseLtVersion + "-" + dt + ".tsv");
+        return Sparse24Selection.tuningCacheFile(home, gpuName, cusparseLtVersion, dtype);
     }
 
     /** Estimated bytes of the cuSPARSELt compressed weights (9/16 of dense, plus slack) of the layers tuned for it. */
@@ -596,17 +593,23 @@ public final class CudaModel implements AutoCloseable {
         return n;
     }
 
-    private CusparseLt cusparseLt() {
-        if (cusparseLt == null && !cusparseLtFailed) {
+    /** The model's cuSPARSELt plans (one handle, one plan per shape, M and configuration); null when the library fails. */
+    private CusparseLtPlans cusparseLtPlans() {
+        if (cusparseLtPlans == null && !cusparseLtFailed) {
             try {
-                cusparseLt = own(CusparseLt.create());
+                CusparseLt lt = own(CusparseLt.create());
+                // owned after the handle, so closed before it
+                cusparseLtPlans = own(new CusparseLtPlans(lt, tk.kernels(), cublas, stream, dtype, System.err));
             } catch (CudaException e) {
                 cusparseLtFailed = true;
                 System.err.println("twofour: cuSPARSELt is unavailable (" + e.getMessage() + "); the 2:4 layers use our kernel or cuBLAS");
             }
         }
-        return cusparseLt;
+        return cusparseLtPlans;
     }
+
+    /** cuSPARSELt plans built so far (each (shape, M, configuration) once, shared by the layers; tests, diagnostics). */
+    int cusparseLtPlanBuilds() { return cusparseLtPlans == null ? 0 : cusparseLtPlans.builds(); }
 
     /** The largest linear weight (elements): the 2:4 layers unpack into a scratch of this size for prefill. */
     static long maxDenseElements(ModelConfig c) {
@@ -660,14 +663,14 @@ public final class CudaModel implements AutoCloseable {
             Sparse24Selection.Entry e = selection.entryFor(out, in, r);
             wanted |= e.method() == Sparse24Selection.Method.CUSPARSELT && e.configId() >= 0;
         }
-        if (!wanted || cusparseLt() == null) return;
+        if (!wanted || cusparseLtPlans() == null) return;
         DeviceBuffer dense = denseCopy;
         if (dense == null) {
             if (unpackScratch == null) unpackScratch = alloc(maxDenseElements(config) * dtype.byteSize());
             Fill.unpack24(tk.kernels(), stream, values, meta, unpackScratch, out, in);
             dense = unpackScratch;
         }
-        lin.enableCusparseLt(cusparseLt, stream, dense, rows, rowsMax);
+        lin.enableCusparseLt(cusparseLtPlans, stream, dense, rows, rowsMax);
     }
 
     private DeviceBuffer normWeight(Random r, int n) {

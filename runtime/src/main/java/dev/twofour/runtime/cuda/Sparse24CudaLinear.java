@@ -2,7 +2,6 @@ package dev.twofour.runtime.cuda;
 
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.cuda.CudaException;
-import dev.twofour.cuda.CusparseLt;
 import dev.twofour.cuda.CusparseLtGemm;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
@@ -29,11 +28,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li>otherwise unpack into the shared scratch, then cuBLAS (prefill of models too big for a dense copy).</li>
  * </ul>
  * With tuning data ({@link #enableCusparseLt}), a row count the selection gives to cuSPARSELt runs a tuned
- * cuSPARSELt plan instead: one plan per M the layer is prepared for (at least 16), all sharing one compressed
+ * cuSPARSELt plan instead: one plan per M the layer is prepared for (at least 16), shared with every layer of
+ * the same shape ({@link CusparseLtPlans}: a plan does not depend on the weight), run on this layer's compressed
  * weight (about 0.56x of the dense bytes); a step of up to 64 rows runs the smallest plan of at least that many
  * rows (the extra rows of the activation buffers are computed and ignored), a larger step only a plan of
  * exactly its rows (a full prefill chunk). Building a plan takes long (about 0.4-0.8 s on the H100 with
- * cuSPARSELt 0.8), so a layer gets few of them.
+ * cuSPARSELt 0.8), hence the sharing.
  */
 final class Sparse24CudaLinear implements CudaLinear {
     static final int MAX_OURS_ROWS = 64;
@@ -48,9 +48,13 @@ final class Sparse24CudaLinear implements CudaLinear {
     private final Sparse24Selection selection;
     private final CudaDtype dtype;
     private final int out, in;
-    /** cuSPARSELt plans by M (empty: none); the first one owns the compressed weight. */
+    /** cuSPARSELt plans by M (empty: none), shared with the other layers of this shape (not owned: CusparseLtPlans closes them). */
     private final TreeMap<Integer, CusparseLtGemm> ltPlans = new TreeMap<>();
-    private static final AtomicBoolean LT_FAILURE_LOGGED = new AtomicBoolean();
+    /** This weight compressed for cuSPARSELt (owned); null without cuSPARSELt. */
+    private DeviceBuffer ltCompressed;
+    /** The smallest cuSPARSELt plan: fewer rows are padded up to it (the library rejects some small M). */
+    static final int MIN_PLAN_ROWS = 16;
+    private static final AtomicBoolean COMPRESS_FAILURE_LOGGED = new AtomicBoolean();
 
     Sparse24CudaLinear(Sparse24Gemm gemm, Kernels kernels, Cublas cublas, DeviceBuffer scratch, DeviceBuffer values,
                        DeviceBuffer metadata, DeviceBuffer denseCopy, Sparse24Selection selection, CudaDtype dtype,
@@ -80,43 +84,50 @@ final class Sparse24CudaLinear implements CudaLinear {
     @Override public long weightBytes() { return values.bytes() + metadata.bytes(); }
 
     /**
-     * Builds cuSPARSELt plans for every row count in {@code rowCounts} that the selection gives to cuSPARSELt
-     * (M = the row count, at least 16 when {@code maxRows} allows), each with the configuration the selection
-     * names for its M, and compresses {@code denseW} (this weight unpacked, out x in) once for all of them.
-     * Call before any CUDA graph capture. Returns false, with no plan kept, when the selection names no
-     * cuSPARSELt for these rows or the library refuses (logged once to stderr): the layer keeps its other paths.
+     * Runs every row count in {@code rowCounts} that the selection gives to cuSPARSELt with a tuned configuration
+     * on a cuSPARSELt plan (M = the row count, at least 16 when {@code maxRows} allows) from {@code plans}, which
+     * shares one plan per (shape, M, configuration) among all layers and probes it once against cuBLAS. Compresses
+     * {@code denseW} (this weight unpacked, out x in) once for all of them. Call before any CUDA graph capture.
+     * Returns false, with nothing kept, when the selection names no cuSPARSELt for these rows or no plan passed:
+     * the layer keeps its other paths (a dropped plan is reported once by {@code plans}).
      */
-    boolean enableCusparseLt(CusparseLt lt, CudaStream stream, DeviceBuffer denseW, int[] rowCounts, int maxRows) {
+    boolean enableCusparseLt(CusparseLtPlans plans, CudaStream stream, DeviceBuffer denseW, int[] rowCounts, int maxRows) {
         Map<Integer, Sparse24Selection.Entry> wanted = new TreeMap<>();
         for (int r : rowCounts) {
             if (!tunedForCusparseLt(r)) continue;
-            int m = Math.min(Math.max(r, 16), Math.max(r, maxRows));
+            int m = Math.min(Math.max(r, MIN_PLAN_ROWS), Math.max(r, maxRows));
             if (tunedForCusparseLt(m)) wanted.put(m, selection.entryFor(out, in, m));
         }
-        if (wanted.isEmpty()) return false;
+        TreeMap<Integer, CusparseLtPlans.Key> keys = new TreeMap<>();
+        TreeMap<Integer, CusparseLtGemm> built = new TreeMap<>();
+        for (Map.Entry<Integer, Sparse24Selection.Entry> w : wanted.entrySet()) {
+            Sparse24Selection.Entry e = w.getValue();
+            CusparseLtPlans.Key key = new CusparseLtPlans.Key(out, in, w.getKey(), e.configId(), Math.max(1, e.splitK()));
+            CusparseLtGemm g = plans.plan(key);
+            if (g == null) continue;
+            keys.put(w.getKey(), key);
+            built.put(w.getKey(), g);
+        }
+        if (built.isEmpty()) return false;
+        DeviceBuffer compressed;
         try {
-            CusparseLtGemm owner = null;
-            for (Map.Entry<Integer, Sparse24Selection.Entry> w : wanted.entrySet()) {
-                CusparseLtGemm g = CusparseLtGemm.create(lt, out, in, w.getKey(), dtype);
-                ltPlans.put(w.getKey(), g);
-                Sparse24Selection.Entry e = w.getValue();
-                g.setConfig(e.configId(), Math.max(1, e.splitK()), null);
-                if (owner == null) {
-                    g.compress(denseW.address(), stream);
-                    owner = g;
-                } else {
-                    g.shareCompressed(owner);
-                }
-            }
-            return true;
-        } catch (CudaException | IllegalArgumentException e) {
-            closePlans();
-            if (LT_FAILURE_LOGGED.compareAndSet(false, true)) {
-                System.err.println("twofour: cuSPARSELt could not be set up for a " + out + "x" + in + " 2:4 layer ("
+            compressed = built.firstEntry().getValue().compressedCopy(denseW.address(), stream);
+        } catch (CudaException e) {
+            if (COMPRESS_FAILURE_LOGGED.compareAndSet(false, true)) {
+                System.err.println("twofour: cuSPARSELt could not compress a " + out + "x" + in + " 2:4 weight ("
                         + e.getMessage() + "); such layers use our kernel or cuBLAS instead");
             }
             return false;
         }
+        for (Map.Entry<Integer, CusparseLtGemm> b : built.entrySet()) {
+            if (plans.verify(keys.get(b.getKey()), compressed, denseW)) ltPlans.put(b.getKey(), b.getValue());
+        }
+        if (ltPlans.isEmpty()) {
+            compressed.close();
+            return false;
+        }
+        ltCompressed = compressed;
+        return true;
     }
 
     /** True when some prepared row count runs cuSPARSELt. */
@@ -143,11 +154,9 @@ final class Sparse24CudaLinear implements CudaLinear {
         return e.getValue();
     }
 
-    /** Bytes of the compressed cuSPARSELt weight and plan workspaces (0 without cuSPARSELt). */
+    /** Bytes of the compressed cuSPARSELt weight (0 without cuSPARSELt); the shared plans' workspaces are counted by CusparseLtPlans. */
     long cusparseLtBytes() {
-        long b = 0;
-        for (CusparseLtGemm g : ltPlans.values()) b += g.compressedBytes() + g.workspaceBytes();
-        return b;
+        return ltCompressed == null ? 0 : ltCompressed.bytes();
     }
 
     /** True when {@code rows} rows run our 2:4 kernel. */
@@ -164,7 +173,7 @@ final class Sparse24CudaLinear implements CudaLinear {
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
         CusparseLtGemm lt = ltPlanFor(rows);
         if (lt != null) {
-            lt.matmul(stream, x.address(), y.address());
+            lt.matmul(stream, ltCompressed, x.address(), y.address());
         } else if (runsOurs(rows)) {
             gemm.run(stream, dtype, x, in, values, metadata, y, out, rows, out, in);
         } else if (denseCopy != null) {
@@ -180,14 +189,9 @@ final class Sparse24CudaLinear implements CudaLinear {
         cublas.linear(x.address(), dense.address(), y.address(), rows, out, in, dtype, dtype);
     }
 
-    private void closePlans() {
-        // shared users first, the owner of the compressed weight (smallest M) last
-        for (CusparseLtGemm g : ltPlans.descendingMap().values()) g.close();
-        ltPlans.clear();
-    }
-
     @Override public void close() {
-        closePlans();
+        ltPlans.clear();
+        if (ltCompressed != null) ltCompressed.close();
         values.close();
         metadata.close();
         if (denseCopy != null) denseCopy.close();
