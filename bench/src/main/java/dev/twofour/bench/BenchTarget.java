@@ -12,6 +12,7 @@ import dev.twofour.runtime.LinearWeights;
 import dev.twofour.runtime.Transformer;
 import dev.twofour.runtime.cpu.CpuBackend;
 import dev.twofour.runtime.cuda.CudaModel;
+import dev.twofour.runtime.cuda.SparseMode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,8 +28,9 @@ import java.util.Locale;
  *
  * <ul>
  *   <li>GPU, preset: {@link CudaModel#synthetic} dense or directly 2:4-packed (seeded, nothing on disk).</li>
- *   <li>GPU, directory: dense from the checkpoint ({@link CudaModel#load}); 2:4 as synthetic weights of the same
- *       shape, since CudaModel loads checkpoints dense only (speed does not depend on the values).</li>
+ *   <li>GPU, directory: dense from the checkpoint ({@link CudaModel#load} with sparse mode off); 2:4 from
+ *       {@code sparseDir} (a pruned checkpoint), or the directory itself when it is 2:4 (sparse mode on: packed, the
+ *       2:4 kernels), else synthetic 2:4 weights of the same shape (speed does not depend on the values).</li>
  *   <li>CPU, directory: {@link Transformer} on the CPU backend; dense with every layer forced dense; 2:4 from
  *       {@code sparseDir} (a pruned checkpoint), or the directory itself when it is 2:4, else its weights pruned
  *       by magnitude in memory (for speed; quality comes from {@code twofour prune}).</li>
@@ -36,7 +38,7 @@ import java.util.Locale;
  * </ul>
  *
  * @param modelDir  checkpoint directory (null with a preset)
- * @param sparseDir a 2:4 checkpoint of the same model for the CPU's 2:4 runs (nullable)
+ * @param sparseDir a 2:4 checkpoint of the same model for the 2:4 runs (nullable)
  * @param preset    {@link ModelConfig#preset} name (null with a directory)
  * @param gpu       run on GPU 0 (else the CPU)
  * @param dtype     fp16 or bf16 on the GPU (the CPU computes in fp32 on the checkpoint's dtype)
@@ -137,15 +139,19 @@ public record BenchTarget(Path modelDir, Path sparseDir, String preset, boolean 
             return new CudaBenchModel(CudaModel.synthetic(config(), dtype, sparse, SEED, o, ctx), mode,
                     "synthetic: seeded random weights generated on the GPU" + (sparse ? " directly in 2:4-packed form" : ""), ctx, freeBefore);
         }
-        if (sparse) {
+        Path dir = sparse && sparseDir != null ? sparseDir : modelDir;
+        if (sparse && sparseDir == null && !checkpointIs24()) {
             return new CudaBenchModel(CudaModel.synthetic(config(), dtype, true, SEED, o, ctx), mode,
-                    "random 2:4 weights of " + label() + "'s shape generated on the GPU (CudaModel loads checkpoints dense only; speed does not depend on the values)",
+                    "random 2:4 weights of " + label() + "'s shape generated on the GPU (" + modelDir + " is not 2:4: give a pruned "
+                            + "checkpoint with --sparse-model DIR for its own weights; speed does not depend on the values)",
                     ctx, freeBefore);
         }
         try {
-            return new CudaBenchModel(CudaModel.load(modelDir, dtype, o, ctx), mode, "weights of " + modelDir, ctx, freeBefore);
+            CudaModel m = CudaModel.load(dir, dtype, o, ctx, sparse ? SparseMode.ON : SparseMode.OFF);
+            return new CudaBenchModel(m, mode, "weights of " + dir + (sparse ? ", " + m.sparsitySummary() : ", every linear layer dense"),
+                    ctx, freeBefore);
         } catch (IOException e) {
-            throw new UncheckedIOException("loading " + modelDir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("loading " + dir + ": " + e.getMessage(), e);
         }
     }
 

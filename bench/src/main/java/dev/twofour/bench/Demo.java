@@ -31,7 +31,8 @@ import java.util.stream.Stream;
  * method + refinement (calibration text bundled in data/), compare perplexity dense vs 2:4 on the bundled
  * validation text, generate a greedy continuation from each, and time decoding dense vs 2:4 ({@link DecodeBench}).
  * Pruning, perplexity and generation run on the CPU backend (the pruner and the Transformer run there); the
- * decode benchmark runs on the GPU when asked ({@code gpu}), else on the CPU.
+ * decode benchmark runs on the GPU when asked ({@code gpu}: the dense model, then the pruned checkpoint loaded packed
+ * through CudaModel's 2:4 path), else on the CPU.
  */
 public final class Demo {
     /**
@@ -95,7 +96,7 @@ public final class Demo {
                         r.tokensPerSecondTotal(), DecodeReport.mb(r.weightBytesPerToken()),
                         r.mode().equals("dense") || Double.isNaN(r.speedup()) ? "" : String.format(Locale.ROOT, "%.2fx", r.speedup())));
             }
-            // On the GPU the 2:4 run uses random weights of the model's shape (CudaModel loads checkpoints dense): say so.
+            // On the GPU, say which weights each run had (the pruned checkpoint, packed: the CUDA 2:4 path).
             if (gpu) for (String n : d.notes()) sb.append("            ").append(n).append('\n');
             sb.append(String.format(Locale.ROOT, "%ndone in %.1f s%n", totalSeconds));
             return sb.toString();

@@ -20,8 +20,9 @@ final class BenchTargetOptions {
     String preset;
 
     @Option(names = "--sparse-model", paramLabel = "DIR",
-            description = "CPU only: a 2:4 checkpoint of --model (from twofour prune) for the 2:4 runs. Default: --model itself "
-                    + "when it is 2:4, else its weights pruned by magnitude in memory.")
+            description = "A 2:4 checkpoint of --model (from twofour prune) for the 2:4 runs (on the GPU: loaded packed, the 2:4 "
+                    + "kernels). Default: --model itself when it is 2:4, else its weights pruned by magnitude in memory (CPU) or "
+                    + "random 2:4 weights of its shape (GPU).")
     Path sparseModel;
 
     @CommandLine.Mixin BackendOption backend;
