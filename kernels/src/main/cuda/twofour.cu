@@ -6,4 +6,5 @@
 #include "elementwise.cuh"
 #include "sparse24_gemm.cuh"
 #include "unpack.cuh"
+#include "prune.cuh"
 #include "transformer/transformer.cuh"

@@ -41,20 +41,10 @@ public final class Baselines {
     public static float[] sparseGpt(LayerProblem p, int blockSize, double dampening) {
         int n = p.rows(), k = p.cols();
         if (blockSize <= 0 || blockSize % 4 != 0) throw new IllegalArgumentException("SparseGPT block size must be a positive multiple of 4, got " + blockSize);
-        double[] h = p.hessian().matrix().clone();
+        boolean[] dead = new boolean[k];
+        double[] u = Cholesky.upperFactorOfInverse(dampenedHessian(p.hessian(), dampening, dead), k);
         double[] w = new double[n * k];
-        for (int i = 0; i < w.length; i++) w[i] = p.weight()[i];
-        double meanDiag = 0;
-        for (int j = 0; j < k; j++) {
-            if (h[j * k + j] == 0) {
-                h[j * k + j] = 1;
-                for (int r = 0; r < n; r++) w[r * k + j] = 0;
-            }
-            meanDiag += h[j * k + j];
-        }
-        meanDiag /= k;
-        for (int j = 0; j < k; j++) h[j * k + j] += dampening * meanDiag;
-        double[] u = Cholesky.upperFactorOfInverse(h, k);
+        for (int i = 0; i < w.length; i++) w[i] = dead[i % k] ? 0 : p.weight()[i];
 
         double[] err = new double[n * blockSize];
         boolean[] pruned = new boolean[n * 4];
@@ -90,6 +80,26 @@ public final class Baselines {
         float[] out = new float[n * k];
         for (int i = 0; i < out.length; i++) out[i] = (float) w[i];
         return out;
+    }
+
+    /**
+     * SparseGPT's H: inputs that never fire (H_jj = 0) get H_jj = 1 and are flagged in {@code dead}
+     * (their weights must be zeroed), then {@code dampening}·mean(diag H) is added to the diagonal.
+     */
+    static double[] dampenedHessian(Hessian hessian, double dampening, boolean[] dead) {
+        int k = hessian.size();
+        double[] h = hessian.matrix().clone();
+        double meanDiag = 0;
+        for (int j = 0; j < k; j++) {
+            if (h[j * k + j] == 0) {
+                h[j * k + j] = 1;
+                dead[j] = true;
+            }
+            meanDiag += h[j * k + j];
+        }
+        meanDiag /= k;
+        for (int j = 0; j < k; j++) h[j * k + j] += dampening * meanDiag;
+        return h;
     }
 
     /** Marks, per row, the two entries of columns j..j+3 with the lowest w²/U_jj² as pruned. */

@@ -5,18 +5,28 @@ package dev.twofour.pruner;
  * local loss f(W') = tr((W' − W) H (W' − W)ᵀ), which is the mean over calibration tokens of
  * ‖(W' − W)x‖². Accumulated over any number of captured batches; fp32 products within
  * chunks of 256 tokens, fp64 across chunks.
+ *
+ * <p>This class keeps the sum on the host. A prune engine may keep it elsewhere (the CUDA engine's
+ * {@link PruneEngine#newHessian} accumulates on the GPU): such a subclass overrides {@link #add},
+ * {@link #tokens}, {@link #matrix}, {@link #floatMatrix} and {@link #close}. Closing frees that storage; for the host
+ * Hessian it does nothing.
  */
-public final class Hessian {
+public class Hessian implements AutoCloseable {
     private final int k;
-    private final double[] sum;
+    private final double[] sum; // null in subclasses that keep the sum elsewhere
     private long tokens;
     private double[] cachedMatrix;
     private float[] cachedFloat;
 
     public Hessian(int k) {
+        this(k, true);
+    }
+
+    /** For subclasses: {@code hostStorage} false allocates no host sum (they override add/tokens/matrix). */
+    protected Hessian(int k, boolean hostStorage) {
         if (k <= 0) throw new IllegalArgumentException("Hessian size must be positive, got " + k);
         this.k = k;
-        this.sum = new double[k * k];
+        this.sum = hostStorage ? new double[Math.multiplyExact(k, k)] : null;
     }
 
     /** Adds the inputs x = [rows][k] (row-major: one token per row, as a linear layer sees them). */
@@ -31,7 +41,7 @@ public final class Hessian {
         cachedFloat = null;
     }
 
-    public int size() { return k; }
+    public final int size() { return k; }
 
     public long tokens() { return tokens; }
 
@@ -75,4 +85,7 @@ public final class Hessian {
         hs.tokens = 1;
         return hs;
     }
+
+    /** Frees storage held outside the Java heap (nothing for this class). Closing twice is harmless. */
+    @Override public void close() {}
 }

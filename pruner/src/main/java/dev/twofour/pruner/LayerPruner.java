@@ -20,21 +20,21 @@ public final class LayerPruner {
         long t0 = System.nanoTime();
         int proxIterations = 0;
         float[] w = switch (s.method()) {
-            case MAGNITUDE -> Baselines.magnitude(p);
-            case WANDA -> Baselines.wanda(p);
-            case SPARSEGPT -> Baselines.sparseGpt(p, s.sparseGptBlock(), s.sparseGptDamp());
+            case MAGNITUDE -> engine.magnitude(p);
+            case WANDA -> engine.wanda(p);
+            case SPARSEGPT -> engine.sparseGpt(p, s.sparseGptBlock(), s.sparseGptDamp());
             case PROX -> {
                 PruneEngine.ProxOutcome o = engine.prox(p, s.schedule());
                 proxIterations = o.iterations();
                 yield o.weights();
             }
         };
-        double before = p.loss(w);
+        double before = engine.loss(p, w);
         if (s.refine()) w = engine.refine(p, w, s.refineIterations());
         long millis = (System.nanoTime() - t0) / 1_000_000;
         if (!Masks.isTwoFour(w)) throw new IllegalStateException(p.name() + ": " + s.method().id() + " produced weights that are not 2:4 (bug)");
-        double after = s.refine() ? p.loss(w) : before;
-        double magnitude = s.method() == Method.MAGNITUDE ? before : p.loss(Baselines.magnitude(p));
-        return new Result(p.name(), w, p.outputEnergy(), magnitude, before, after, millis, proxIterations);
+        double after = s.refine() ? engine.loss(p, w) : before;
+        double magnitude = s.method() == Method.MAGNITUDE ? before : engine.loss(p, engine.magnitude(p));
+        return new Result(p.name(), w, engine.outputEnergy(p), magnitude, before, after, millis, proxIterations);
     }
 }

@@ -60,28 +60,32 @@ public final class ModelPruner {
             int done = 0;
             // 1. Capture: one Hessian per distinct linear input.
             Map<WeightNames.Linear, Hessian> hessians = new EnumMap<>(WeightNames.Linear.class);
-            for (int s = 0; s < seqs; s++) {
-                model.block(l, hidden.get(s), calibration[s].length, (input, x, rows) -> {
-                    int k = x.length / rows;
-                    hessians.computeIfAbsent(input, i -> new Hessian(k)).add(x, rows);
-                });
-                progress.update(l, layers, ++done, steps, "calibrate");
-            }
-            // 2. Prune the seven linear layers.
-            for (WeightNames.Linear lin : linears) {
-                Hessian h = hessians.get(sharedInput(lin));
-                if (h == null) throw new IllegalStateException("block " + l + ": the forward captured no input for " + lin.module());
-                float[] w = model.linearWeights(l, lin);
-                int cols = h.size(), rows = w.length / cols;
-                String name = lin.weight(l);
-                LayerProblem problem = new LayerProblem(name, w, rows, cols, h);
-                LayerPruner.Result r = layerPruner.prune(problem, settings);
-                float[] stored = roundTo(r.weights(), dtype);
-                model.replaceLinear(layer, lin, stored);
-                out.put(name, stored);
-                reports.add(new LayerReport(name, rows, cols, r.outputEnergy(), r.lossMagnitude(),
-                        r.lossBeforeRefine(), r.lossAfter(), r.millis(), r.proxIterations()));
-                progress.update(l, layers, ++done, steps, lin.module());
+            try {
+                for (int s = 0; s < seqs; s++) {
+                    model.block(l, hidden.get(s), calibration[s].length, (input, x, rows) -> {
+                        int k = x.length / rows;
+                        hessians.computeIfAbsent(input, i -> engine.newHessian(k)).add(x, rows);
+                    });
+                    progress.update(l, layers, ++done, steps, "calibrate");
+                }
+                // 2. Prune the seven linear layers.
+                for (WeightNames.Linear lin : linears) {
+                    Hessian h = hessians.get(sharedInput(lin));
+                    if (h == null) throw new IllegalStateException("block " + l + ": the forward captured no input for " + lin.module());
+                    float[] w = model.linearWeights(l, lin);
+                    int cols = h.size(), rows = w.length / cols;
+                    String name = lin.weight(l);
+                    LayerProblem problem = new LayerProblem(name, w, rows, cols, h);
+                    LayerPruner.Result r = layerPruner.prune(problem, settings);
+                    float[] stored = roundTo(r.weights(), dtype);
+                    model.replaceLinear(layer, lin, stored);
+                    out.put(name, stored);
+                    reports.add(new LayerReport(name, rows, cols, r.outputEnergy(), r.lossMagnitude(),
+                            r.lossBeforeRefine(), r.lossAfter(), r.millis(), r.proxIterations()));
+                    progress.update(l, layers, ++done, steps, lin.module());
+                }
+            } finally {
+                for (Hessian h : hessians.values()) h.close(); // device memory of a GPU engine's Hessians
             }
             // 3. The pruned block's outputs feed the next block.
             if (l + 1 < layers) {
