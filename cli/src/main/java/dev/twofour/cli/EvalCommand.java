@@ -54,7 +54,8 @@ final class EvalCommand implements Runnable {
             try (Backend backend = runtime.openBackend(); Transformer model = runtime.load(backend)) {
                 Tokenizer tokenizer = Tokenizer.load(runtime.modelDir());
                 int[] ids = Perplexity.tokenize(tokenizer, content);
-                err.printf(Locale.ROOT, "eval ppl: %s, %d tokens, ctx %d; %s%n", text, ids.length, ctx, backend.description());
+                err.printf(Locale.ROOT, "eval ppl: %s, %d tokens, ctx %d; %s; %s%n", text, ids.length, ctx, backend.description(),
+                        GenerateCommand.RuntimeOptions.sparsityLine(model));
                 err.flush();
                 long start = System.nanoTime();
                 long[] lastPrint = {start};

@@ -4,16 +4,22 @@ import dev.twofour.cuda.BackendChoice;
 import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
+import dev.twofour.kernels.Kernels;
+import dev.twofour.kernels.transformer.TransformerKernels;
+import dev.twofour.model.DType;
 import dev.twofour.model.ModelConfig;
+import dev.twofour.model.WeightNames;
 import dev.twofour.model.tokenizer.StreamingDecoder;
 import dev.twofour.model.tokenizer.Tokenizer;
 import dev.twofour.runtime.Backend;
 import dev.twofour.runtime.Backends;
 import dev.twofour.runtime.Generator;
+import dev.twofour.runtime.LinearWeights;
 import dev.twofour.runtime.SamplingParams;
 import dev.twofour.runtime.Transformer;
 import dev.twofour.runtime.cuda.CudaGeneration;
 import dev.twofour.runtime.cuda.CudaModel;
+import dev.twofour.runtime.cuda.SparseMode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -26,10 +32,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code twofour generate}: prompt in, generated text streamed to stdout, statistics to stderr. */
+/**
+ * {@code twofour generate}: prompt in, generated text streamed to stdout, statistics to stderr. On a GPU it runs
+ * CudaModel's fast path (graph-replayed decode, sampling on the GPU; 2:4 layers per --sparse); with --stop strings,
+ * which the text layer handles, the op-by-op CUDA backend; on the CPU the Transformer.
+ */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate a continuation of a prompt. Only the generated text goes to stdout (streamed); "
-                + "statistics (TTFT, tokens/s) go to stderr.")
+                + "statistics (TTFT, tokens/s, backend, 2:4 layers) go to stderr.")
 final class GenerateCommand implements Callable<Integer> {
     @CommandLine.Mixin RuntimeOptions runtime;
     @CommandLine.Mixin SamplingOptions sampling;
@@ -46,9 +56,6 @@ final class GenerateCommand implements Callable<Integer> {
                     + "Needs the CUDA backend; prompts use the embedded model's tokenizer.")
     String preset;
 
-    @Option(names = "--sparse", description = "With --preset: 2:4-packed synthetic weights (default: dense).")
-    boolean sparse;
-
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override public Integer call() throws Exception {
@@ -60,11 +67,13 @@ final class GenerateCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (sparse && preset == null) throw new CommandLine.ParameterException(spec.commandLine(), "--sparse goes with --preset");
         if (preset != null) {
             if (runtime.model != null) throw new CommandLine.ParameterException(spec.commandLine(), "give --model or --preset, not both");
+            if (runtime.dense) throw new CommandLine.ParameterException(spec.commandLine(), "--dense goes with --model; presets are dense unless --sparse");
             return generatePreset(params, out, err);
         }
+        SparseMode mode = runtime.sparseMode();
+        if (fastPathApplies(params)) return generateFast(params, mode, out, err);
         try (Backend backend = runtime.openBackend(); Transformer model = runtime.load(backend)) {
             Tokenizer tokenizer = Tokenizer.load(runtime.modelDir());
             Generator gen = new Generator(model, tokenizer);
@@ -75,7 +84,53 @@ final class GenerateCommand implements Callable<Integer> {
             out.println();
             out.flush();
             if (!noStats) {
-                err.println(r.statsLine() + "; " + backend.description());
+                err.println(r.statsLine() + "; " + backend.description() + "; " + RuntimeOptions.sparsityLine(model));
+                err.flush();
+            }
+        }
+        return Main.EXIT_OK;
+    }
+
+    /**
+     * CudaModel's fast path: on a usable GPU (not --backend cpu) for a model it supports, unless stop strings (the
+     * text layer's job, done by the Generator) or log-probabilities are asked for.
+     */
+    private boolean fastPathApplies(SamplingParams params) throws IOException {
+        if (runtime.backend.requested() == BackendChoice.CPU || !params.stop().isEmpty() || params.logprobs()) return false;
+        if (!Cuda.isAvailable() || !Kernels.available()) return false;  // auto: the CPU (Backends says why); cuda: its error
+        ModelConfig c = ModelConfig.load(runtime.modelDir());
+        return TransformerKernels.supportsHeadDim(c.headDim()) && c.groupSize() <= TransformerKernels.MAX_GROUP;
+    }
+
+    /** A checkpoint on CudaModel's fast path, its 2:4 layers per {@code mode}. */
+    private int generateFast(SamplingParams params, SparseMode mode, PrintWriter out, PrintWriter err) throws Exception {
+        Path dir = runtime.modelDir();
+        ModelConfig config = ModelConfig.load(dir);
+        Tokenizer tokenizer = Tokenizer.load(dir);
+        int[] ids = tokenizer.encode(prompt, true);
+        int context = config.maxPositionEmbeddings();
+        if (ids.length >= context) {
+            throw new IllegalArgumentException("the prompt has " + ids.length + " tokens; the model's context is " + context
+                    + ", which leaves no room to generate; shorten the prompt");
+        }
+        SamplingParams p = params.withMaxTokens(Math.min(params.maxTokens(), context - ids.length));
+        if (p.stopTokenIds() == null) p = p.withStopTokenIds(tokenizer.eosIds());
+        List<Integer> stops = p.stopTokenIds();
+        CudaDtype dtype = config.dtype() == DType.BF16 ? CudaDtype.BF16 : CudaDtype.F16;
+        CudaModel.Options options = new CudaModel.Options(1, ids.length + p.maxTokens(), 512, false, true);
+        try (CudaContext ctx = CudaContext.primary(0);
+             CudaModel model = CudaModel.load(dir, dtype, options, ctx, mode)) {
+            StreamingDecoder text = tokenizer.newStreamingDecoder(true);
+            CudaGeneration.Stats stats = CudaGeneration.generate(model, ids, p, id -> {
+                if (stops.contains(id)) return;  // a stop id ends the sequence and is not text
+                out.print(text.push(id));
+                out.flush();
+            });
+            out.println(text.flush());
+            out.flush();
+            if (!noStats) {
+                err.println(stats.line() + "; CUDA fast path on " + ctx.device().name() + ", " + (dtype == CudaDtype.BF16 ? "bf16" : "fp16")
+                        + "; " + model.sparsitySummary());
                 err.flush();
             }
         }
@@ -90,6 +145,7 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        boolean sparse = runtime.sparse.mode() == SparseMode.ON;
         if (runtime.backend.requested() == BackendChoice.CPU) {
             throw new IllegalArgumentException("--preset needs the CUDA backend (its weights are generated on the GPU); "
                     + "use --model DIR for the CPU");
@@ -167,8 +223,20 @@ final class GenerateCommand implements Callable<Integer> {
 
         @CommandLine.Mixin BackendOption backend;
 
-        @Option(names = "--dense", description = "Run every linear layer dense, even those whose weights are 2:4.")
+        @CommandLine.Mixin SparseOption sparse;
+
+        @Option(names = "--dense", description = "Run every linear layer dense, even those whose weights are 2:4 (= --sparse off).")
         boolean dense;
+
+        @CommandLine.Spec(CommandLine.Spec.Target.MIXEE) CommandLine.Model.CommandSpec mixee;
+
+        /** --sparse, with --dense as another way to say off. */
+        SparseMode sparseMode() {
+            if (dense && sparse.mode() == SparseMode.ON) {
+                throw new CommandLine.ParameterException(mixee.commandLine(), "--dense and --sparse on contradict each other; give one");
+            }
+            return dense ? SparseMode.OFF : sparse.mode();
+        }
 
         Path modelDir() {
             Path dir = model != null ? model : ConvertCommand.defaultModel();
@@ -188,8 +256,39 @@ final class GenerateCommand implements Callable<Integer> {
             return Backends.open(name, System.err::println);
         }
 
+        /**
+         * The model on {@code b}: 2:4 weights run packed unless --sparse off; --sparse on fails (and closes the model)
+         * when some linear weight is not 2:4.
+         */
         Transformer load(Backend b) throws IOException {
-            return Transformer.load(modelDir(), b, new Transformer.Options(dense));
+            SparseMode mode = sparseMode();
+            Path dir = modelDir();
+            Transformer t = Transformer.load(dir, b, new Transformer.Options(mode == SparseMode.OFF));
+            if (mode == SparseMode.ON) {
+                List<String> dense = new ArrayList<>();
+                for (int l = 0; l < t.numLayers(); l++) {
+                    for (WeightNames.Linear w : WeightNames.Linear.values()) {
+                        if (t.linearLayout(l, w) != LinearWeights.Layout.SPARSE24) dense.add(w.weight(l));
+                    }
+                }
+                if (!dense.isEmpty()) {
+                    int total = t.numLayers() * WeightNames.Linear.values().length;
+                    t.close();
+                    throw new IllegalArgumentException("--sparse on, but " + dense.size() + " of " + total + " linear weights of " + dir
+                            + " are not 2:4 (the first: " + dense.getFirst() + "); prune the model to 2:4 (twofour prune), "
+                            + "or use --sparse auto (2:4 for the weights that are) or off");
+                }
+            }
+            return t;
+        }
+
+        /** "2:4: 56 of 56 linear weights" or "dense". */
+        static String sparsityLine(Transformer t) {
+            int n = 0, total = t.numLayers() * WeightNames.Linear.values().length;
+            for (int l = 0; l < t.numLayers(); l++) {
+                for (WeightNames.Linear w : WeightNames.Linear.values()) if (t.linearLayout(l, w) == LinearWeights.Layout.SPARSE24) n++;
+            }
+            return n == 0 ? "dense" : "2:4: " + n + " of " + total + " linear weights";
         }
     }
 }

@@ -62,7 +62,7 @@ class RuntimeCommandsTest {
     }
 
     @Test void presetNeedsTheGpuAndBadPresetFlagsAreUsageErrors() {
-        assertEquals(2, run("generate", "--prompt", "x", "--sparse").code(), "--sparse without --preset");
+        assertEquals(2, run("generate", "--prompt", "x", "--sparse", "both").code(), "--sparse takes auto, on or off");
         assertEquals(2, run("generate", "--prompt", "x", "--preset", "llama9-1t").code(), "unknown preset");
         Run cpu = run("generate", "--prompt", "x", "--preset", "llama2-7b", "--backend", "cpu");
         assertEquals(1, cpu.code());
