@@ -48,7 +48,9 @@ __device__ __forceinline__ long long twofour_global_stride() {
 //  - twofour_pdl_wait(): returns when the previous kernel has finished and its writes are visible. Must come
 //    before the first read or write of memory that another kernel writes or reads (activations, workspaces,
 //    counters, the KV cache). Only reads of data no kernel in the stream writes (weights) may precede it.
-// Every kernel launched with launchDependent calls both, so the completion of kernel i implies that of i-1.
+// Every kernel launched with launchDependent calls twofour_pdl_wait, so the completion of kernel i implies that of
+// i-1. Without twofour_pdl_release the next kernel launches when this one exits (the weight-streaming kernels
+// make that a choice: Kernels.gemvPrologue).
 __device__ __forceinline__ void twofour_pdl_release() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");

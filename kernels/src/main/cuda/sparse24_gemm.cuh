@@ -61,7 +61,7 @@ template <typename Conv, int MO>
 __device__ __forceinline__ void twofour_sparse24_gemm(
     const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
     const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
-    int M, int N, int K, int sbPerSplit, float* __restrict__ ws, unsigned* __restrict__ counters) {
+    int M, int N, int K, int sbPerSplit, float* __restrict__ ws, unsigned* __restrict__ counters, int prologue) {
   constexpr int MT = 8 * MO;
   extern __shared__ __align__(16) uint8_t smem[];
   uint2* sel = reinterpret_cast<uint2*>(smem);            // 16 entries: nibble -> (slots 0-1, slots 2-3)
@@ -107,15 +107,19 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
       m[4 + c] = okB ? mb : 0u;
     }
   };
-  // Launched with Kernels.launchDependent. The weights depend on no kernel: the first superblock goes to
-  // registers and the second toward L2 before waiting for the previous kernel (which writes X and, for an
-  // earlier 2:4 layer, used ws and the counters), so weight streaming overlaps that kernel's tail.
-  twofour_pdl_release();
+  // Launched with Kernels.launchDependent (prologue: see tf_gemv.cuh; bits 8-15 = superblocks after the first
+  // prefetched to L2). The weights depend on no kernel: the first superblock goes to registers and the next ones
+  // toward L2 before waiting for the previous kernel (which writes X and, for an earlier 2:4 layer, used ws and
+  // the counters), so weight streaming overlaps that kernel's tail.
+  if (prologue & 1) twofour_pdl_release();
   if (sb0 < sb1) load(sb0, cv, cm);
-  if (sb0 + 1 < sb1 && t == 0) {
-    const size_t v1 = (size_t)(sb0 + 1) * TWOFOUR_GEMM_SB;  // value bytes before superblock sb0 + 1 in a row
-    if (validA) { twofour_prefetch_l2(valA + v1); twofour_prefetch_l2(valA + v1 + 128); twofour_prefetch_l2(metA + v1 / 8); }
-    if (validB) { twofour_prefetch_l2(valB + v1); twofour_prefetch_l2(valB + v1 + 128); twofour_prefetch_l2(metB + v1 / 8); }
+  if (t == 0) {
+    const int pfEnd = min(sb1, sb0 + 1 + ((prologue >> 8) & 255));
+    for (int sb = sb0 + 1; sb < pfEnd; sb++) {
+      const size_t v1 = (size_t)sb * TWOFOUR_GEMM_SB;  // value bytes before superblock sb in a row
+      if (validA) { twofour_prefetch_l2(valA + v1); twofour_prefetch_l2(valA + v1 + 128); twofour_prefetch_l2(metA + v1 / 8); }
+      if (validB) { twofour_prefetch_l2(valB + v1); twofour_prefetch_l2(valB + v1 + 128); twofour_prefetch_l2(metB + v1 / 8); }
+    }
   }
   twofour_pdl_wait();
 
@@ -242,8 +246,8 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
 #define TWOFOUR_SPARSE24_GEMM(NAME, CONV, MO, MIN_CTAS)                                                         \
   extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_GEMM_WARPS, MIN_CTAS)                              \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
-       int M, int N, int K, int sbPerSplit, float* ws, unsigned* counters) {                                   \
-    twofour_sparse24_gemm<CONV, MO>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters);           \
+       int M, int N, int K, int sbPerSplit, float* ws, unsigned* counters, int prologue) {                     \
+    twofour_sparse24_gemm<CONV, MO>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters, prologue); \
   }
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt8, F16, 1, 2)
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt16, F16, 2, 2)

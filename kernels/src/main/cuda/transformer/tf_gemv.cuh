@@ -9,9 +9,8 @@
 namespace tf {
 
 constexpr int GEMV_THREADS = 256;
-// K-steps (512 bytes of a row each) whose weights a warp prefetches to L2 before its inputs are ready: the
-// first wave of warps then holds 2 KB per row (~17 MB on an H100 at R = 1), well inside the 50 MB L2.
-constexpr int GEMV_PREFETCH_STEPS = 4;
+// prologue (Kernels.weightStreamPrologue): bit 0 = let the next kernel launch right away (else when this one
+// exits); bits 8-15 = K-steps (512 bytes of a row each) of this warp's rows prefetched to L2 before the wait.
 
 template <typename T>
 __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
@@ -24,18 +23,19 @@ __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
 // T(T(silu(gate)) * up), computed on the fly exactly as tf_swiglu rounds it (down_proj without the swiglu launch).
 template <typename T, int M, int R, bool SWI = false>
 __device__ void gemv(const T* __restrict__ x, int ldx, const T* __restrict__ w, void* y, int ldy, int rows, int N,
-                     int K, int outF32) {
+                     int K, int outF32, int prologue) {
     const int lane = threadIdx.x & 31;
     const int warpGlobal = blockIdx.x * (GEMV_THREADS / 32) + (threadIdx.x >> 5);
     const int n0 = warpGlobal * R;
-    // Launched with Kernels.launchDependent: the weights depend on no kernel, so while the previous kernel
-    // finishes, pull the first GEMV_PREFETCH_STEPS x 512 bytes of this warp's rows toward L2 (one lane per line).
-    twofour_pdl_release();
+    // Launched with Kernels.launchDependent. The weights depend on no kernel: while the previous kernel
+    // finishes, pull the first steps of this warp's rows toward L2 (one lane per 128-byte line).
+    if (prologue & 1) twofour_pdl_release();
+    const int prefetchSteps = (prologue >> 8) & 255;
     if (n0 < N && (lane & 7) == 0) {
 #pragma unroll
         for (int r = 0; r < R; r++) {
             const T* row = w + (size_t)min(n0 + r, N - 1) * K;
-            for (int k0 = lane * 8, s = 0; k0 < K && s < GEMV_PREFETCH_STEPS; k0 += 256, s++) twofour_prefetch_l2(row + k0);
+            for (int k0 = lane * 8, s = 0; k0 < K && s < prefetchSteps; k0 += 256, s++) twofour_prefetch_l2(row + k0);
         }
     }
     twofour_pdl_wait();
@@ -97,19 +97,19 @@ __device__ void gemv(const T* __restrict__ x, int ldx, const T* __restrict__ w, 
 
 #define TF_GEMV(T, SUF, M)                                                                                          \
 extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_##SUF##_m##M(const T* x, int ldx, const T* w, \
-        void* y, int ldy, int rows, int N, int K, int outF32) {                                                     \
-    tf::gemv<T, M, 2>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                             \
+        void* y, int ldy, int rows, int N, int K, int outF32, int prologue) {                                                     \
+    tf::gemv<T, M, 2>(x, ldx, w, y, ldy, rows, N, K, outF32, prologue);                                                          \
 }
 // R variants for the decode rows (1, 2) so the launcher can pick the rows-per-warp that streams fastest.
 #define TF_GEMV_R(T, SUF, M, R)                                                                                     \
 extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_##SUF##_m##M##_r##R(const T* x, int ldx,     \
-        const T* w, void* y, int ldy, int rows, int N, int K, int outF32) {                                          \
-    tf::gemv<T, M, R>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                       \
+        const T* w, void* y, int ldy, int rows, int N, int K, int outF32, int prologue) {                                          \
+    tf::gemv<T, M, R>(x, ldx, w, y, ldy, rows, N, K, outF32, prologue);                                                    \
 }
 #define TF_GEMV_SWIGLU(T, SUF, M)                                                                                   \
 extern "C" __global__ void __launch_bounds__(tf::GEMV_THREADS) tf_gemv_swiglu_##SUF##_m##M(const T* x, int ldx,       \
-        const T* w, void* y, int ldy, int rows, int N, int K, int outF32) {                                          \
-    tf::gemv<T, M, 2, true>(x, ldx, w, y, ldy, rows, N, K, outF32);                                                 \
+        const T* w, void* y, int ldy, int rows, int N, int K, int outF32, int prologue) {                                          \
+    tf::gemv<T, M, 2, true>(x, ldx, w, y, ldy, rows, N, K, outF32, prologue);                                              \
 }
 TF_GEMV_SWIGLU(tf::f16, f16, 1)
 TF_GEMV_SWIGLU(tf::f16, f16, 2)

@@ -32,6 +32,7 @@ public final class Kernels implements AutoCloseable {
     private final CudaModule module;
     private final int multiprocessors;
     private final boolean programmaticLaunch;
+    private final int gemvPrologue, gemmPrologue;
     private volatile boolean closed;
 
     private Kernels(CudaContext context, CudaModule module) {
@@ -40,6 +41,14 @@ public final class Kernels implements AutoCloseable {
         this.multiprocessors = context.device().multiprocessorCount();
         this.programmaticLaunch = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl", "true"))
                 && context.device().computeCapability().major() >= 9 && Cuda.supportsProgrammaticLaunch();
+        boolean early = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl.earlyRelease", "true"));
+        this.gemvPrologue = prologue(early, Integer.getInteger("twofour.cuda.pdl.gemvPrefetch", 4));
+        this.gemmPrologue = prologue(early, Integer.getInteger("twofour.cuda.pdl.gemmPrefetch", 1));
+    }
+
+    private static int prologue(boolean earlyRelease, int prefetch) {
+        if (prefetch < 0 || prefetch > 255) throw new IllegalArgumentException("prefetch steps must be 0..255, got " + prefetch);
+        return (earlyRelease ? 1 : 0) | prefetch << 8;
     }
 
     /** True when this build carries the fatbin (nvcc was found when twofour-kernels was built). */
@@ -114,6 +123,16 @@ public final class Kernels implements AutoCloseable {
         if (programmaticLaunch) f.launchProgrammatic(grid, block, sharedBytes, stream, args);
         else f.launch(grid, block, sharedBytes, stream, args);
     }
+
+    /**
+     * The {@code prologue} argument of the dense GEMV (tf_gemv.cuh): bit 0 = let the next kernel launch as soon as
+     * this one starts (else when it exits); bits 8-15 = 512-byte steps of each weight row prefetched to L2 before
+     * the inputs are ready. -Dtwofour.cuda.pdl.earlyRelease, -Dtwofour.cuda.pdl.gemvPrefetch.
+     */
+    public int gemvPrologue() { return gemvPrologue; }
+
+    /** The same for the 2:4 GEMM (sparse24_gemm.cuh), prefetch in 256-input superblocks: -Dtwofour.cuda.pdl.gemmPrefetch. */
+    public int gemmPrologue() { return gemmPrologue; }
 
     /** Unloads the module; a later {@link #load} loads it again. Closing twice is harmless. */
     @Override public void close() {

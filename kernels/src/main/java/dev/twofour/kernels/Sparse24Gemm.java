@@ -146,7 +146,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         kernels.launchDependent(kernels.function(name),
                 Dim3.of(p.tokenTiles(), p.rowGroups(), p.splits()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
-                        .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(ctrs));
+                        .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(ctrs).i32(kernels.gemmPrologue()));
     }
 
     private static void checkShape(int m, int n, int k) {

@@ -224,7 +224,7 @@ public final class TransformerKernels {
         int r = m <= 2 && (rowsPerWarp == 1 || rowsPerWarp == 4) ? rowsPerWarp : 2;
         int warps = (n + r - 1) / r;
         kernels.launchDependent(fn("tf_gemv_" + sfx(dtype) + "_m" + m + (r == 2 ? "" : "_r" + r)), Dim3.of((warps + 7) / 8), Dim3.of(256), 0, stream,
-                new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(outF32 ? 1 : 0));
+                new KernelArgs().ptr(x).i32(ldx).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(outF32 ? 1 : 0).i32(kernels.gemvPrologue()));
     }
 
     /**
@@ -238,7 +238,7 @@ public final class TransformerKernels {
                     + rows + " k " + k + " ldGateUp " + ldGateUp);
         }
         kernels.launchDependent(fn("tf_gemv_swiglu_" + sfx(dtype) + "_m" + rows), Dim3.of(((n + 1) / 2 + 7) / 8), Dim3.of(256), 0, stream,
-                new KernelArgs().ptr(gateUp).i32(ldGateUp).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(0));
+                new KernelArgs().ptr(gateUp).i32(ldGateUp).ptr(w).ptr(y).i32(ldy).i32(rows).i32(n).i32(k).i32(0).i32(kernels.gemvPrologue()));
     }
 
     /** Floats per row of {@code fparams}: temperature, topP, minP, repetition, frequency, presence. */
