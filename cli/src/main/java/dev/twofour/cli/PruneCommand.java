@@ -25,7 +25,8 @@ import java.util.concurrent.Callable;
         description = {"Prune every linear layer of a model to 2:4 sparsity, block by block on calibration text, "
                 + "and write a Hugging Face checkpoint (dense tensors with the 2:4 zeros in place) with prune-report.json.",
                 "Methods: prox (the proximal-operator method), sparsegpt, wanda, magnitude; --refine adds masked "
-                        + "least-squares refinement of the kept weights. See docs/PRUNING.md."})
+                        + "least-squares refinement of the kept weights. See docs/PRUNING.md.",
+                "--backend cuda (or auto with a usable GPU) runs the forward and the solvers on the GPU."})
 final class PruneCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "DIR",
@@ -96,7 +97,8 @@ final class PruneCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        // The per-block forward runs on the CPU backend; auto means CPU here, cuda is refused by the pruner with why.
+        // cuda: the runtime's CUDA backend for the per-block forward and the CUDA prune engine (refused with the
+        // reason when it cannot run here); auto: the GPU when one is usable, else the CPU.
         String be = backend.requested() == BackendChoice.AUTO ? "auto" : backend.requested().name().toLowerCase(Locale.ROOT);
         Path dir = model != null ? model : ConvertCommand.defaultModel();
         PruneRequest req = new PruneRequest(dir, calib, out, settings, samples, seqLen, seed, be, force);

@@ -8,7 +8,7 @@ package dev.twofour.pruner;
  * {@link CudaPruneEngine} keeps W, W₀, H and the iterates on the GPU (cuBLAS for the products, one
  * thread per group for the prox, with the same math as {@link GroupProx}).
  */
-public interface PruneEngine {
+public interface PruneEngine extends AutoCloseable {
     /** Prox-gradient with an increasing λ until every group is 2-sparse, then the top-2 mask of the iterate. */
     ProxOutcome prox(LayerProblem problem, ProxSchedule schedule);
 
@@ -19,6 +19,9 @@ public interface PruneEngine {
     float[] refine(LayerProblem problem, float[] pruned, int maxIterations);
 
     String name();
+
+    /** Frees what the engine holds outside the Java heap (device memory); nothing for the CPU engine. */
+    @Override default void close() {}
 
     /** An empty H accumulator for inputs of width {@code k}, where this engine wants it (host or device). */
     default Hessian newHessian(int k) { return new Hessian(k); }

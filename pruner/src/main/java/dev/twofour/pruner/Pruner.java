@@ -38,14 +38,7 @@ public final class Pruner {
     /** Runs the whole prune and returns the report (also written to OUT/prune-report.json). */
     public static PruneReport run(PruneRequest req, PruneProgress progress) throws IOException {
         long t0 = System.nanoTime();
-        String backend = req.backend().toLowerCase(Locale.ROOT);
-        if (backend.equals("cuda")) {
-            throw new UnsupportedOperationException("pruning on the GPU is not available yet: the per-block forward needs a CUDA "
-                    + "Backend for the runtime's Transformer and the prune engine a CUDA implementation; use --backend cpu");
-        }
-        if (!backend.equals("cpu") && !backend.equals("auto")) {
-            throw new IllegalArgumentException("unknown backend '" + req.backend() + "'; use cpu, cuda or auto");
-        }
+        boolean cuda = useCuda(req.backend());
         Path dir = req.modelDir();
         ModelConfig cfg = ModelConfig.load(dir);
         Tokenizer tokenizer = Tokenizer.load(dir);
@@ -55,10 +48,10 @@ public final class Pruner {
             throw new IllegalArgumentException("--seqlen " + seqLen + " is longer than the model's context (" + cfg.maxPositionEmbeddings() + ")");
         }
         int[][] calib = Calibration.sample(req.calibFile(), tokenizer, samples, seqLen, req.seed());
-        PruneEngine engine = new CpuPruneEngine();
         PruneSettings s = req.settings();
         try (Checkpoint ck = Checkpoint.open(dir);
-             RuntimeBlockModel model = RuntimeBlockModel.openCpu(dir, 0)) {
+             PruneEngine engine = cuda ? CudaPruneEngine.open() : new CpuPruneEngine();
+             RuntimeBlockModel model = cuda ? RuntimeBlockModel.openCuda(dir) : RuntimeBlockModel.openCpu(dir, 0)) {
             DType dtype = ck.tensor(WeightNames.Linear.Q.weight(0)).dtype();
             ModelPruner.Result result = new ModelPruner(engine, s, progress).prune(model, calib, dtype);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -66,6 +59,24 @@ public final class Pruner {
             PrunedCheckpoint.write(ck, req.outDir(), result.weights(), metadata(report), report, req.force());
             return report;
         }
+    }
+
+    /**
+     * Whether {@code --backend} means the GPU: "cuda" (refused with the reason when it cannot run here),
+     * "auto" (the GPU when a GPU, the CUDA libraries and the kernels are all there), or "cpu".
+     */
+    static boolean useCuda(String backend) {
+        String b = backend.toLowerCase(Locale.ROOT);
+        return switch (b) {
+            case "cpu" -> false;
+            case "cuda" -> {
+                String why = CudaPruneEngine.unavailableReason();
+                if (why != null) throw new IllegalArgumentException("--backend cuda: pruning on the GPU cannot run here: " + why + "; use --backend cpu");
+                yield true;
+            }
+            case "auto" -> CudaPruneEngine.unavailableReason() == null;
+            default -> throw new IllegalArgumentException("unknown backend '" + backend + "'; use cpu, cuda or auto");
+        };
     }
 
     static PruneReport report(Path dir, PruneRequest req, PruneSettings s, PruneEngine engine, int samples, int seqLen,

@@ -2,6 +2,7 @@ package dev.twofour.pruner;
 
 import dev.twofour.model.WeightNames;
 import dev.twofour.runtime.Backend;
+import dev.twofour.runtime.Backends;
 import dev.twofour.runtime.Transformer;
 import dev.twofour.runtime.cpu.CpuBackend;
 
@@ -27,6 +28,20 @@ public final class RuntimeBlockModel implements BlockModel {
     /** The model on a CPU backend with {@code threads} threads (≤ 0: all processors). */
     public static RuntimeBlockModel openCpu(Path modelDir, int threads) throws IOException {
         Backend b = threads > 0 ? new CpuBackend(threads) : new CpuBackend();
+        try {
+            return new RuntimeBlockModel(Transformer.load(modelDir, b, Transformer.Options.defaults()), b, true);
+        } catch (IOException | RuntimeException e) {
+            b.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The model on the runtime's CUDA backend (GPU 0, fp16 activations): the same forward as
+     * {@code generate --backend cuda}; captured inputs come back to the host as fp32.
+     */
+    public static RuntimeBlockModel openCuda(Path modelDir) throws IOException {
+        Backend b = Backends.open("cuda", notice -> { });
         try {
             return new RuntimeBlockModel(Transformer.load(modelDir, b, Transformer.Options.defaults()), b, true);
         } catch (IOException | RuntimeException e) {
