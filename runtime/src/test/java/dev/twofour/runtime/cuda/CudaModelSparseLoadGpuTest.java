@@ -117,7 +117,7 @@ class CudaModelSparseLoadGpuTest {
         double w = worst(sparse, dense);
         System.out.printf("CudaModelSparseLoadGpuTest: pruned tiny, 2:4 vs dense load: worst relative logit difference %.2e; "
                 + "weights per token %d vs %d bytes%n", w, sparseBytes, denseBytes);
-        assertTrue(w < 5e-3, "2:4 vs dense logits differ by " + w);
+        assertTrue(w < 1e-2, "2:4 vs dense logits differ by " + w);
         sameTokens(sparse, dense, "2:4 vs dense");
         assertTrue(sparseBytes < denseBytes * 0.8, sparseBytes + " vs " + denseBytes);
         // auto on a 2:4 checkpoint is on
@@ -126,21 +126,34 @@ class CudaModelSparseLoadGpuTest {
         }
     }
 
-    @Test
-    void withoutDenseCopiesPrefillUnpacksAndAgrees() throws Exception {
-        Run with, without;
-        try (CudaModel m = load(pruned, SparseMode.ON)) {
-            with = run(m);
+    /** Prefill logits of a prompt of more than 64 tokens in one chunk: many rows (cuBLAS on a dense copy, or unpack + cuBLAS). */
+    static float[][] longPrefill(SparseMode mode) throws Exception {
+        int[] ids = tokenizer.encode(String.join(" ", java.util.Collections.nCopies(12, "The little dog ran to the park and saw a big tree.")), true);
+        assertTrue(ids.length > 64 && ids.length <= 200, ids.length + " tokens");
+        try (CudaModel m = CudaModel.load(pruned, CudaDtype.F16, new CudaModel.Options(1, 256, 200, true, true), ctx, mode)) {
+            int slot = m.newSequence();
+            return m.prefill(slot, ids, true);
         }
+    }
+
+    @Test
+    void manyRowPrefillAgreesWithAndWithoutDenseCopies() throws Exception {
+        float[][] dense = longPrefill(SparseMode.OFF), with = longPrefill(SparseMode.ON), without;
         System.setProperty("twofour.cuda.denseCopies", "off");
-        try (CudaModel m = load(pruned, SparseMode.ON)) {
-            without = run(m);
+        try {
+            without = longPrefill(SparseMode.ON);
         } finally {
             System.clearProperty("twofour.cuda.denseCopies");
         }
-        double w = worst(with, without);
-        assertTrue(w < 1e-3, "dense copies vs unpack scratch: " + w);
-        sameTokens(with, without, "dense copies vs unpack scratch");
+        double wWith = 0, wWithout = 0;
+        for (int t = 0; t < dense.length; t++) {
+            wWith = Math.max(wWith, CudaModelGpuTest.relErr(with[t], dense[t]));
+            wWithout = Math.max(wWithout, CudaModelGpuTest.relErr(without[t], dense[t]));
+        }
+        System.out.printf("CudaModelSparseLoadGpuTest: %d-row prefill vs dense load: with dense copies %.2e, unpacked %.2e%n",
+                dense.length, wWith, wWithout);
+        assertTrue(wWith < 1e-2, "2:4 with dense copies vs dense: " + wWith);
+        assertTrue(wWithout < 1e-2, "2:4 unpacked vs dense: " + wWithout);
     }
 
     @Test
@@ -182,7 +195,7 @@ class CudaModelSparseLoadGpuTest {
             dense = run(m);
         }
         double w = worst(auto, dense);
-        assertTrue(w < 5e-3, "auto (30 of 32 2:4) vs dense: " + w);
+        assertTrue(w < 1e-2, "auto (30 of 32 2:4) vs dense: " + w);
         sameTokens(auto, dense, "auto vs dense");
     }
 
