@@ -139,8 +139,8 @@ public record BenchTarget(Path modelDir, Path sparseDir, String preset, boolean 
             return new CudaBenchModel(CudaModel.synthetic(config(), dtype, sparse, SEED, o, ctx), mode,
                     "synthetic: seeded random weights generated on the GPU" + (sparse ? " directly in 2:4-packed form" : ""), ctx, freeBefore);
         }
-        Path dir = sparse && sparseDir != null ? sparseDir : modelDir;
-        if (sparse && sparseDir == null && !checkpointIs24()) {
+        Path dir = cudaCheckpoint(sparse);
+        if (dir == null) {
             return new CudaBenchModel(CudaModel.synthetic(config(), dtype, true, SEED, o, ctx), mode,
                     "random 2:4 weights of " + label() + "'s shape generated on the GPU (" + modelDir + " is not 2:4: give a pruned "
                             + "checkpoint with --sparse-model DIR for its own weights; speed does not depend on the values)",
@@ -153,6 +153,16 @@ public record BenchTarget(Path modelDir, Path sparseDir, String preset, boolean 
         } catch (IOException e) {
             throw new UncheckedIOException("loading " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The checkpoint a GPU run loads (with a directory, not a preset): the model for dense runs (sparse mode off); for 2:4
+     * runs {@code sparseDir}, else the model when it is 2:4 (sparse mode on), else null: synthetic 2:4 weights of its shape.
+     */
+    Path cudaCheckpoint(boolean sparse) {
+        if (!sparse) return modelDir;
+        if (sparseDir != null) return sparseDir;
+        return checkpointIs24() ? modelDir : null;
     }
 
     private BenchModel openCpu(boolean sparse, String mode, int maxBatch, int maxContext) {
