@@ -42,7 +42,27 @@ public final class GemmBench {
         }
     }
 
+    /**
+     * What {@code twofour tune}'s child process ({@link TuneChild}) adds to the benchmark of one shape: the M values
+     * to run cuSPARSELt only at ({@code ltOnlyMs}: dense and ours were measured by an earlier child), configurations to leave out
+     * ({@code skip}, "ID:SPLITK", and "default" for the library's default plan: they crashed an earlier child),
+     * whether to run cusparseLtMatmulSearch, the smallest M a cuSPARSELt plan gets (the runtime pads fewer rows up to
+     * it), seconds the configuration sweep may take per M, and who hears of each step. A cuSPARSELt failure in a
+     * tuning child is thrown (the process ends: its context may be poisoned) instead of logged.
+     */
+    record TuneHooks(java.util.Set<Integer> ltOnlyMs, java.util.Set<String> skip, boolean search, int ltMinM, double sweepSeconds, TuneListener listener) {}
+
+    /** Hears what a tuning child does, in order: {@link #trying} comes before anything that may crash the process. */
+    interface TuneListener {
+        void trying(int m, String what);
+        /** A checked, timed result; configId and splitK are the cuSPARSELt configuration (-1 for other methods). */
+        void result(GemmResult r, int configId, int splitK);
+        /** Every cuSPARSELt measurement of this M is done. */
+        void ltDone(int m);
+    }
+
     private final Options o;
+    private final TuneHooks hooks;  // null: a plain benchmark
     private final PrintStream log;
     private final CudaContext ctx;
     private final Kernels kernels;
@@ -53,8 +73,9 @@ public final class GemmBench {
     private final Sparse24Gemm ours;
     private final int es;
 
-    private GemmBench(Options o, PrintStream log) {
+    private GemmBench(Options o, TuneHooks hooks, PrintStream log) {
         this.o = o;
+        this.hooks = hooks;
         this.log = log;
         this.ctx = CudaContext.primary(0);
         this.kernels = Kernels.load(ctx);
@@ -77,9 +98,24 @@ public final class GemmBench {
     /** Runs the whole benchmark on GPU 0. */
     public static GemmReport run(Options o, PrintStream log) {
         if (!Kernels.available()) throw new IllegalStateException(Kernels.unavailableReason());
-        GemmBench b = new GemmBench(o, log);
+        GemmBench b = new GemmBench(o, null, log);
         try {
             return b.runAll();
+        } finally {
+            b.close();
+        }
+    }
+
+    /**
+     * Measures the one shape of {@code o} for a tuning child: results go to {@code hooks.listener()} as they come.
+     * Fails (CudaException) when cuSPARSELt is missing or fails: the child's parent records it.
+     */
+    static void tuneShape(Options o, TuneHooks hooks, PrintStream log) {
+        if (!Kernels.available()) throw new IllegalStateException(Kernels.unavailableReason());
+        GemmBench b = new GemmBench(o, hooks, log);
+        try {
+            if (b.lt == null) log.println("cuSPARSELt not used: " + b.ltMissing);
+            for (GemmShapes.Shape s : o.shapes()) b.runShape(s, 0);
         } finally {
             b.close();
         }
@@ -154,12 +190,20 @@ public final class GemmBench {
                 cublas.linear(x.address(), dense[0].address(), yDense.address(), m, n, k, o.dtype(), o.dtype());
                 stream.synchronize();
                 float[] ref = download(yDense, m * n);
-                GpuTimer.Timing td = GpuTimer.time(stream, denseCopies, o.warmup(), o.iters(), o.reps(),
-                        c -> cublas.linear(x.address(), dense[c].address(), yDense.address(), m, n, k, o.dtype(), o.dtype()));
-                double tDense = td.medianMicros();
-                out.add(result(s, m, "dense", tDense, flops, denseBytes + io, tDense, 0, td.graph() ? "cublasGemmEx" : "cublasGemmEx, eager"));
-                if (m <= o.oursMaxM()) out.add(runOurs(s, m, x, y, vals, meta, ref, flops, valuesBytes + metaBytes + io, tDense, copyGBps));
+                boolean ltOnly = hooks != null && hooks.ltOnlyMs().contains(m);
+                // In a cuSPARSELt-only tuning run the speedups are filled in by the parent from the dense time it has.
+                double tDense = Double.NaN;
+                if (!ltOnly) {
+                    trying(m, "dense");
+                    GpuTimer.Timing td = GpuTimer.time(stream, denseCopies, o.warmup(), o.iters(), o.reps(),
+                            c -> cublas.linear(x.address(), dense[c].address(), yDense.address(), m, n, k, o.dtype(), o.dtype()));
+                    tDense = td.medianMicros();
+                    emit(out, result(s, m, "dense", tDense, flops, denseBytes + io, tDense, 0, td.graph() ? "cublasGemmEx" : "cublasGemmEx, eager"), -1, -1);
+                    if (m <= o.oursMaxM()) trying(m, "ours");
+                    if (m <= o.oursMaxM()) emit(out, runOurs(s, m, x, y, vals, meta, ref, flops, valuesBytes + metaBytes + io, tDense, copyGBps), -1, -1);
+                }
                 if (lt != null) out.addAll(runCusparseLt(s, m, x, y, dense, ref, flops, valuesBytes + metaBytes + io, tDense));
+                if (hooks != null && lt != null) hooks.listener().ltDone(m);
                 printRow(s, m, out);
             }
         } catch (RuntimeException | Error e) {
@@ -224,81 +268,165 @@ public final class GemmBench {
         return result(s, m, "ours", t.medianMicros(), flops, bytes, tDense, err, note);
     }
 
+    private void emit(List<GemmResult> out, GemmResult r, int configId, int splitK) {
+        out.add(r);
+        if (hooks != null) hooks.listener().result(r, configId, splitK);
+    }
+
+    private void trying(int m, String what) {
+        if (hooks != null) hooks.listener().trying(m, what);
+    }
+
+    private boolean skipped(String what) {
+        return hooks != null && hooks.skip().contains(what);
+    }
+
+    /** A configuration the sweep timed: id, split-K and median microseconds. */
+    private record Candidate(int configId, int splitK, double micros) {}
+
+    /**
+     * cuSPARSELt at M rows: the library's default plan, then (when tuning) every configuration x split-K 1, 2, 4 for
+     * up to the sweep's seconds, and cusparseLtMatmulSearch in a tuning child; the fastest configuration whose result
+     * matches dense is "cusparselt-tuned". One plan per configuration runs every rotated compressed copy of the
+     * weight (plan-free compression), so a configuration costs one plan build.
+     */
     private List<GemmResult> runCusparseLt(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] dense,
                                            float[] ref, long flops, long bytes, double tDense) {
         int n = s.n(), k = s.k();
         List<GemmResult> out = new ArrayList<>();
-        List<CusparseLtGemm> gs = new ArrayList<>();
+        List<DeviceBuffer> compressed = new ArrayList<>();
+        CusparseLtGemm g0 = null;
         try {
             // The library rejects some small M (it needs N=1 padded, in its terms): pad as a runtime would.
+            int m0 = hooks == null ? m : Math.max(m, hooks.ltMinM());
             int mLt = -1;
             String why = null;
-            for (int cand : new int[] {m, (m + 7) & ~7, (m + 15) & ~15}) {
+            for (int cand : new int[] {m0, (m0 + 7) & ~7, (m0 + 15) & ~15}) {
                 if (cand == mLt) continue;
                 try {
-                    CusparseLtGemm g = CusparseLtGemm.create(lt, n, k, cand, o.dtype());
-                    g.compress(dense[0].address(), stream);
-                    gs.add(g);
+                    g0 = CusparseLtGemm.create(lt, n, k, cand, o.dtype());
                     mLt = cand;
                     break;
                 } catch (CudaException | IllegalArgumentException e) {
                     why = e.getMessage();
                 }
             }
-            if (gs.isEmpty()) {
+            if (g0 == null) {
                 log.printf("   cuSPARSELt refused %s m=%d: %s%n", s.name(), m, why);
                 return out;
             }
-            int copies = copies(gs.getFirst().compressedBytes());
-            for (int i = 1; i < copies; i++) {
-                CusparseLtGemm g = CusparseLtGemm.create(lt, n, k, mLt, o.dtype());
-                gs.add(g);
-                g.compress(dense[i % dense.length].address(), stream);
-            }
+            DeviceBuffer first = g0.compressedCopy(dense[0].address(), stream);
+            compressed.add(first);
+            int copies = copies(first.bytes());
+            for (int i = 1; i < copies; i++) compressed.add(g0.compressedCopy(dense[i % dense.length].address(), stream));
+            final int rowsLt = mLt;
             String pad = mLt == m ? "" : ", M padded to " + mLt;
-            out.add(timeLt(s, m, x, y, gs, ref, flops, bytes, tDense, "default config " + gs.getFirst().config().configId() + pad));
+            CusparseLtGemm.Config def = g0.config();
+            if (!skipped("default")) {
+                trying(m, "default");
+                GemmResult r = timeLt(s, m, x, y, g0, compressed, ref, flops, bytes, tDense,
+                        "default config " + def.configId() + ", split-K " + def.splitK() + pad, "cusparselt");
+                emit(out, r, def.configId(), def.splitK());
+            }
             if (o.tune()) {
-                CusparseLtGemm g0 = gs.getFirst();
-                CusparseLtGemm.Config bestCfg = g0.config();
-                double bestT = Double.MAX_VALUE;
-                long deadline = System.nanoTime() + 2_000_000_000L;  // the sweep gets 2 s per shape and M
-                sweep:
-                for (int id = 0; id <= g0.maxConfigId(); id++) {
-                    for (int splitK : new int[] {1, 2, 4}) {
-                        try {
-                            for (CusparseLtGemm g : gs) g.setConfig(id, splitK, null);
-                        } catch (CudaException e) {
-                            continue;  // this configuration does not apply to the shape
+                List<Candidate> candidates = sweep(s, m, rowsLt, x, y, compressed);
+                if (hooks != null && hooks.search() && !skipped("search")) {
+                    Candidate c = search(s, m, rowsLt, x, y, dense[0], compressed);
+                    if (c != null) candidates.add(c);
+                }
+                candidates.sort(java.util.Comparator.comparingDouble(Candidate::micros));
+                // The fastest configuration that computes the right result (a wrong one never wins); checking a few is enough.
+                for (Candidate c : candidates.subList(0, Math.min(4, candidates.size()))) {
+                    try (CusparseLtGemm g = CusparseLtGemm.create(lt, n, k, rowsLt, o.dtype(),
+                            new CusparseLtGemm.Config(c.configId(), c.splitK(), null))) {
+                        trying(m, "config " + c.configId() + " split-K " + c.splitK());
+                        GemmResult r = timeLt(s, m, x, y, g, compressed, ref, flops, bytes, tDense,
+                                "config " + c.configId() + ", split-K " + c.splitK() + pad, "cusparselt-tuned");
+                        if (r.relError() <= tolerance()) {
+                            emit(out, r, c.configId(), c.splitK());
+                            break;
                         }
-                        double t = GpuTimer.time(stream, gs.size(), 1, Math.max(2, o.iters() / 4), 3,
-                                c -> gs.get(c).matmul(stream, x.address(), y.address())).medianMicros();
-                        if (t < bestT) { bestT = t; bestCfg = g0.config(); }
-                        if (System.nanoTime() > deadline) break sweep;
+                        log.printf("   cuSPARSELt %s m=%d config %d split-K %d is wrong (relative error %.2e): not used%n",
+                                s.name(), m, c.configId(), c.splitK(), r.relError());
                     }
                 }
-                for (CusparseLtGemm g : gs) g.setConfig(bestCfg.configId(), bestCfg.splitK(), bestCfg.splitKMode());
-                GemmResult r = timeLt(s, m, x, y, gs, ref, flops, bytes, tDense,
-                        "config " + bestCfg.configId() + ", split-K " + bestCfg.splitK() + pad);
-                out.add(new GemmResult(r.shape(), r.n(), r.k(), r.m(), r.dtype(), "cusparselt-tuned", r.micros(), r.tflops(), r.gbps(),
-                        r.speedup(), r.relError(), r.note()));
             }
         } catch (CudaException e) {
+            if (hooks != null) throw e;  // a tuning child ends here; its parent records which step failed
             log.printf("   cuSPARSELt failed on %s m=%d: %s%n", s.name(), m, e.getMessage());
         } finally {
-            for (CusparseLtGemm g : gs) g.close();
+            for (DeviceBuffer b : compressed) b.close();
+            if (g0 != null) g0.close();
         }
         return out;
     }
 
-    private GemmResult timeLt(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, List<CusparseLtGemm> gs, float[] ref,
-                              long flops, long bytes, double tDense, String note) {
+    /** Times every configuration x split-K 1, 2, 4 the library accepts, within the sweep's seconds. */
+    private List<Candidate> sweep(GemmShapes.Shape s, int m, int rowsLt, DeviceBuffer x, DeviceBuffer y, List<DeviceBuffer> compressed) {
+        List<Candidate> out = new ArrayList<>();
+        int count;
+        try (CusparseLtGemm probe = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype())) {
+            count = probe.configCount();
+        }
+        double seconds = hooks == null ? 2 : hooks.sweepSeconds();
+        long deadline = System.nanoTime() + (long) (seconds * 1e9);
+        for (int id = 0; id < count; id++) {
+            for (int splitK : new int[] {1, 2, 4}) {
+                if (System.nanoTime() > deadline) {
+                    log.printf("   cuSPARSELt sweep %s m=%d stopped after %.0f s at config %d of %d%n", s.name(), m, seconds, id, count);
+                    return out;
+                }
+                if (skipped(id + ":" + splitK)) continue;
+                trying(m, "config " + id + " split-K " + splitK);  // planning one has crashed the process too
+                CusparseLtGemm g;
+                try {
+                    g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype(), new CusparseLtGemm.Config(id, splitK, null));
+                } catch (CudaException | IllegalArgumentException e) {
+                    continue;  // this configuration does not apply to the shape
+                }
+                try {
+                    double t = GpuTimer.time(stream, compressed.size(), 1, Math.max(2, o.iters() / 4), 3,
+                            c -> g.matmul(stream, compressed.get(c), x.address(), y.address())).medianMicros();
+                    out.add(new Candidate(id, splitK, t));
+                } finally {
+                    g.close();
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * cusparseLtMatmulSearch on a fresh default plan (its own compressed copy: the search runs the plan's own
+     * weight), then the configuration it chose, timed like the sweep's. Null when it chose nothing new.
+     */
+    private Candidate search(GemmShapes.Shape s, int m, int rowsLt, DeviceBuffer x, DeviceBuffer y, DeviceBuffer dense0,
+                             List<DeviceBuffer> compressed) {
+        CusparseLtGemm.Config found;
+        try (CusparseLtGemm g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype())) {
+            g.compress(dense0.address(), stream);
+            trying(m, "search");
+            found = g.search(stream, x.address(), y.address(), 0);
+        }
+        log.printf("   cuSPARSELt search m=%d chose config %d, split-K %d%n", m, found.configId(), found.splitK());
+        try (CusparseLtGemm g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype(),
+                new CusparseLtGemm.Config(found.configId(), Math.max(1, found.splitK()), found.splitKMode()))) {
+            trying(m, "config " + found.configId() + " split-K " + Math.max(1, found.splitK()));
+            double t = GpuTimer.time(stream, compressed.size(), 1, Math.max(2, o.iters() / 4), 3,
+                    c -> g.matmul(stream, compressed.get(c), x.address(), y.address())).medianMicros();
+            return new Candidate(found.configId(), Math.max(1, found.splitK()), t);
+        }
+    }
+
+    private GemmResult timeLt(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, CusparseLtGemm g, List<DeviceBuffer> compressed,
+                              float[] ref, long flops, long bytes, double tDense, String note, String method) {
         y.memset((byte) 0xFF, stream);
-        gs.getFirst().matmul(stream, x.address(), y.address());
+        g.matmul(stream, compressed.getFirst(), x.address(), y.address());
         stream.synchronize();
         double err = relError(ref, download(y, m * s.n()));
-        GpuTimer.Timing t = GpuTimer.time(stream, gs.size(), o.warmup(), o.iters(), o.reps(),
-                c -> gs.get(c).matmul(stream, x.address(), y.address()));
-        return result(s, m, "cusparselt", t.medianMicros(), flops, bytes, tDense, err, note + (t.graph() ? "" : ", eager"));
+        GpuTimer.Timing t = GpuTimer.time(stream, compressed.size(), o.warmup(), o.iters(), o.reps(),
+                c -> g.matmul(stream, compressed.get(c), x.address(), y.address()));
+        return result(s, m, method, t.medianMicros(), flops, bytes, tDense, err, note + (t.graph() ? "" : ", eager"));
     }
 
     private GemmResult result(GemmShapes.Shape s, int m, String method, double micros, long flops, long bytes, double tDense,

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 ChatCommand.class,
                 EvalCommand.class,
                 BenchCommand.class,
+                TuneCommand.class,
                 DemoCommand.class,
                 ConvertCommand.class,
                 TokenizeCommand.class,
