@@ -198,6 +198,46 @@ class CheckpointSparsityTest {
                 CudaModel.denseCopyBytes(c, CudaDtype.F16, s.packedMatrix()));
     }
 
+    /** Fusing packed parts by concatenating their arrays is packing the fused (row-concatenated) weight. */
+    @Test
+    void concatenatedPackedPartsArePackedFusedWeight() throws Exception {
+        try (Checkpoint ck = Checkpoint.open(pruned)) {
+            CheckpointSparsity s = CheckpointSparsity.decide(ModelConfig.load(pruned), ck, null, SparseMode.AUTO);
+            java.io.ByteArrayOutputStream values = new java.io.ByteArrayOutputStream(), meta = new java.io.ByteArrayOutputStream();
+            List<float[]> dense = new java.util.ArrayList<>();
+            int rows = 0, k = 0;
+            for (WeightNames.Linear w : CheckpointSparsity.Fused.QKV.parts()) {
+                Packed24 p = s.packedPart(6, w);
+                values.writeBytes(p.values().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                meta.writeBytes(p.metadata().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                dense.add(ck.tensor(w.weight(6)).toFloatArray());
+                rows += p.n();
+                k = p.k();
+            }
+            float[] fused = new float[rows * k];
+            int at = 0;
+            for (float[] d : dense) {
+                System.arraycopy(d, 0, fused, at, d.length);
+                at += d.length;
+            }
+            Packed24 want = Sparse24.pack(fused, rows, k, DType.F16);
+            assertArrayEquals(want.values().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), values.toByteArray());
+            assertArrayEquals(want.metadata().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), meta.toByteArray());
+        }
+    }
+
+    /** The plan's packed sizes are what packing makes, also when K is padded to a multiple of 16. */
+    @Test
+    void packedSizesOfThePlanMatchPacking() {
+        for (int k : new int[] {1372, 256, 20}) {
+            float[] w = new float[7 * k];
+            for (int i = 0; i < w.length; i += 4) w[i + 1] = 0.25f + i;
+            Packed24 p = Sparse24.pack(w, 7, k, DType.F16);
+            assertEquals(p.packedBytes(), Sparse24CudaLinear.valuesBytes(7, k, CudaDtype.F16) + Sparse24CudaLinear.metadataBytes(7, k), "K=" + k);
+            assertEquals(p.values().byteSize(), 7L * p.valuesPerRow() * CudaDtype.F16.byteSize(), "values rows as uploaded, K=" + k);
+        }
+    }
+
     @Test
     void sparseModeParses() {
         assertEquals(SparseMode.AUTO, SparseMode.parse(" Auto"));
