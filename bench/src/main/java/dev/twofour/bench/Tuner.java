@@ -113,6 +113,7 @@ public final class Tuner {
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             cmd.add("--enable-native-access=ALL-UNNAMED");
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) cmd.addAll(List.of("--add-modules", "jdk.incubator.vector"));
             for (String p : new TreeSet<>(System.getProperties().stringPropertyNames())) {
                 if (p.startsWith("twofour.")) cmd.add("-D" + p + "=" + System.getProperty(p));
             }
