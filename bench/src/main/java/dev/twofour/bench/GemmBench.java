@@ -159,6 +159,7 @@ public final class GemmBench {
     }
 
     private List<GemmResult> runShape(GemmShapes.Shape s, double copyGBps) {
+        sweptRows.clear();
         int n = s.n(), k = s.k();
         long kp = (k + 15) & ~15L;
         long valuesBytes = n * kp / 2 * es, metaBytes = n * kp / 8, denseBytes = (long) n * k * es;
@@ -284,6 +285,9 @@ public final class GemmBench {
     /** A configuration the sweep timed: id, split-K and median microseconds. */
     private record Candidate(int configId, int splitK, double micros) {}
 
+    /** Sweep (and search) results by plan rows, for the shape being measured. */
+    private final java.util.Map<Integer, List<Candidate>> sweptRows = new java.util.HashMap<>();
+
     /**
      * cuSPARSELt at M rows: the library's default plan, then (when tuning) every configuration x split-K 1, 2, 4 for
      * up to the sweep's seconds, and cusparseLtMatmulSearch in a tuning child; the fastest configuration whose result
@@ -329,11 +333,15 @@ public final class GemmBench {
                 emit(out, r, def.configId(), def.splitK());
             }
             if (o.tune()) {
-                List<Candidate> candidates = sweep(s, m, rowsLt, x, y, compressed);
-                if (hooks != null && hooks.search() && !skipped("search")) {
+                // M values padded to the same plan rows share one sweep (and search): the plans are the same
+                List<Candidate> candidates = new ArrayList<>(sweptRows.computeIfAbsent(rowsLt, r -> new ArrayList<>()));
+                boolean fresh = candidates.isEmpty();
+                if (fresh) candidates.addAll(sweep(s, m, rowsLt, x, y, compressed));
+                if (fresh && hooks != null && hooks.search() && !skipped("search")) {
                     Candidate c = search(s, m, rowsLt, x, y, dense[0], compressed);
                     if (c != null) candidates.add(c);
                 }
+                if (fresh) sweptRows.put(rowsLt, List.copyOf(candidates));
                 candidates.sort(java.util.Comparator.comparingDouble(Candidate::micros));
                 // The fastest configuration that computes the right result (a wrong one never wins); checking a few is enough.
                 for (Candidate c : candidates.subList(0, Math.min(4, candidates.size()))) {

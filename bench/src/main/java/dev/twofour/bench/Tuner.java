@@ -90,7 +90,8 @@ public final class Tuner {
     }
 
     /** What happened to one shape: its results (crashed configurations removed) and what went wrong. */
-    public record ShapeOutcome(GemmShapes.Shape shape, List<TuneResult> results, List<String> failures, Set<String> crashedConfigs) {}
+    public record ShapeOutcome(GemmShapes.Shape shape, List<TuneResult> results, List<String> failures, Set<String> crashedConfigs,
+                               boolean searchFailed) {}
 
     public record Outcome(List<ShapeOutcome> shapes, Sparse24Selection selection, Path written) {}
 
@@ -128,12 +129,14 @@ public final class Tuner {
     /** Tunes every shape, writes the selection to {@code o.out()} atomically and prints a summary table to {@code log}. */
     public static Outcome run(Options o, Environment env, ChildCommand child, PrintStream log, ProgressBar bar) {
         List<ShapeOutcome> outcomes = new ArrayList<>();
-        int total = o.shapes().size() * o.ms().size();
+        boolean search = o.search();
         for (int i = 0; i < o.shapes().size(); i++) {
             GemmShapes.Shape s = o.shapes().get(i);
             log.printf("== %s (N=%d, K=%d), %s: M %s%n", s.name(), s.n(), s.k(), o.dtype() == CudaDtype.BF16 ? "bf16" : "fp16", o.ms());
             int base = i * o.ms().size();
-            ShapeOutcome so = tuneShape(o, s, child, log, (done, label) -> bar.update(base + done, label));
+            ShapeOutcome so = tuneShape(o, s, search, child, log, (done, label) -> bar.update(base + done, label));
+            // a search that failed once fails again (INTERNAL_ERROR on the H100): the next shapes skip it
+            if (so.searchFailed()) search = false;
             for (String f : so.failures()) log.println("   " + f);
             outcomes.add(so);
         }
@@ -154,13 +157,13 @@ public final class Tuner {
     record ChildRun(List<TuneResult> results, Set<Integer> ltDone, String lastTry, int lastTryM, boolean done, int exitCode,
                     boolean timedOut, List<String> tail) {}
 
-    static ShapeOutcome tuneShape(Options o, GemmShapes.Shape s, ChildCommand child, PrintStream log, Progress progress) {
+    static ShapeOutcome tuneShape(Options o, GemmShapes.Shape s, boolean searchFirst, ChildCommand child, PrintStream log, Progress progress) {
         long deadline = System.nanoTime() + (long) (o.timeoutPerShape() * 1e9);
         List<TuneResult> results = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         Set<String> skip = new LinkedHashSet<>(), crashed = new LinkedHashSet<>();
         Set<Integer> ltDone = new TreeSet<>();
-        boolean search = o.search();
+        boolean search = searchFirst, searchFailed = false;
         // The sweep's share of the time: most of the shape's budget goes to cuSPARSELt, spread over the M values.
         double sweepSeconds = Math.max(1, 0.6 * o.timeoutPerShape() / o.ms().size());
         for (int attempt = 1; attempt <= MAX_CHILDREN; attempt++) {
@@ -193,6 +196,12 @@ public final class Tuner {
             }
             String how = run.timedOut() ? "ran out of time (" + fmt(left) + " s left for the shape)" : "died (exit code " + run.exitCode() + ")";
             String what = run.lastTry();
+            if (run.timedOut()) {
+                // Out of time is not proof of a bad configuration: nothing is marked, what was measured stays.
+                failures.add("child " + how + (what == null ? "" : " during " + what + " at M=" + run.lastTryM()) + "; no cuSPARSELt results for M "
+                        + o.ms().stream().filter(m -> !ltDone.contains(m)).toList() + tailNote(run));
+                break;
+            }
             if (what == null || what.equals("dense") || what.equals("ours")) {
                 failures.add("child " + how + (what == null ? " before measuring" : " during " + what + " at M=" + run.lastTryM())
                         + "; nothing more measured for this shape" + tailNote(run));
@@ -202,6 +211,7 @@ public final class Tuner {
                     + (what.equals("search") ? "search turned off" : "configuration never used") + tailNote(run));
             if (what.equals("search")) {
                 search = false;
+                searchFailed = true;
             } else if (what.equals("default")) {
                 skip.add("default");
             } else {
@@ -211,10 +221,6 @@ public final class Tuner {
                 // M values already done with this configuration as their best are measured again without it
                 for (TuneResult r : results) if (r.isCusparseLt() && r.configKey().equals(key)) ltDone.remove(r.result().m());
             }
-            if (run.timedOut()) {
-                failures.add("no cuSPARSELt results for M " + o.ms().stream().filter(m -> !ltDone.contains(m)).toList() + " (out of time)");
-                break;
-            }
             if (attempt == MAX_CHILDREN) {
                 failures.add("gave up after " + MAX_CHILDREN + " children: no cuSPARSELt results for M "
                         + o.ms().stream().filter(m -> !ltDone.contains(m)).toList());
@@ -222,7 +228,7 @@ public final class Tuner {
         }
         // A configuration that crashed at one M is not trusted at any M of this shape.
         List<TuneResult> kept = results.stream().filter(r -> !(r.isCusparseLt() && crashed.contains(r.configKey()))).toList();
-        return new ShapeOutcome(s, withSpeedups(kept), failures, crashed);
+        return new ShapeOutcome(s, withSpeedups(kept), failures, crashed, searchFailed);
     }
 
     /** "config 7 split-K 2" -> "7:2". */

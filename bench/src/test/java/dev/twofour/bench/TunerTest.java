@@ -43,8 +43,12 @@ class TunerTest {
     record Run(Tuner.Outcome outcome, String tsv, String log) {}
 
     static Run tune(Path dir, String scenario, List<Integer> ms, double timeout) throws Exception {
+        return tune(dir, scenario, List.of(QKV), ms, timeout);
+    }
+
+    static Run tune(Path dir, String scenario, List<GemmShapes.Shape> shapes, List<Integer> ms, double timeout) throws Exception {
         Path out = dir.resolve("tuning/fake.tsv");
-        Tuner.Options o = new Tuner.Options(List.of(QKV), ms, CudaDtype.F16, out, timeout, true, 1, 2, 3, 1 << 20,
+        Tuner.Options o = new Tuner.Options(shapes, ms, CudaDtype.F16, out, timeout, true, 1, 2, 3, 1 << 20,
                 "twofour tune --shapes 1536x512");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         Tuner.Outcome outcome = Tuner.run(o, ENV, fake(scenario), new PrintStream(log, true, StandardCharsets.UTF_8), ProgressBar.NONE);
@@ -103,21 +107,28 @@ class TunerTest {
 
     @Test
     void aFailingSearchIsTurnedOffAndAHangIsKilledAtTheTimeout(@TempDir Path dir) throws Exception {
-        Run failed = tune(dir, "searchfail@16", List.of(1, 16, 32), 60);
+        GemmShapes.Shape down = new GemmShapes.Shape("down", 512, 1376);
+        Run failed = tune(dir, "searchfail@16", List.of(QKV, down), List.of(1, 16, 32), 60);
         Tuner.ShapeOutcome so = failed.outcome().shapes().getFirst();
         assertTrue(so.failures().getFirst().contains("search turned off") && so.failures().getFirst().contains("INTERNAL_ERROR"),
                 so.failures().toString());
-        assertEquals(3, failed.outcome().selection().entries().size());
-        assertEquals(CUSPARSELT, entry(failed, 32).method());
+        assertTrue(failed.outcome().shapes().get(1).failures().isEmpty(),
+                "the second shape skips the search that failed for the first: " + failed.outcome().shapes().get(1).failures());
+        assertEquals(6, failed.outcome().selection().entries().size());
+        assertEquals(CUSPARSELT, failed.outcome().selection().choose(1536, 512, 32));
+        assertEquals(CUSPARSELT, failed.outcome().selection().choose(512, 1376, 32));
 
         long t0 = System.nanoTime();
         Run hung = tune(dir, "hang:search@16", List.of(1, 16, 32), 6);
         double took = (System.nanoTime() - t0) / 1e9;
         assertTrue(took < 30, "the hung child must be killed near the 6 s timeout, took " + took);
         List<String> f = hung.outcome().shapes().getFirst().failures();
-        assertTrue(f.getFirst().contains("ran out of time") && f.getFirst().contains("search at M=16"), f.toString());
+        assertTrue(f.getFirst().contains("ran out of time") && f.getFirst().contains("search at M=16")
+                && f.getFirst().contains("no cuSPARSELt results for M [16, 32]"), f.toString());
         assertEquals(OURS, entry(hung, 1).method(), "what was measured before the hang is kept");
-        assertTrue(f.stream().anyMatch(x -> x.contains("no cuSPARSELt results for M [16, 32]")), f.toString());
+        assertEquals(new Sparse24Selection.Entry(1536, 512, 16, CUSPARSELT, 0, 1), entry(hung, 16),
+                "the default plan measured at M=16 before the hang counts");
+        assertTrue(hung.outcome().shapes().getFirst().crashedConfigs().isEmpty(), "a timeout marks no configuration");
     }
 
     @Test
@@ -140,7 +151,7 @@ class TunerTest {
                 new TuneResult(new GemmResult("o", 512, 512, 8, "fp16", "cusparselt-tuned", 5, 1, 1, 2, Double.NaN, "unwritten"), 2, 1),
                 new TuneResult(new GemmResult("o", 512, 512, 8, "fp16", "cusparselt", 6, 1, 1, 1.7, 1e-4, "no id"), -1, -1),
                 new TuneResult(new GemmResult("o", 512, 512, 8, "fp16", "cusparselt", 9, 1, 1, 1.1, 1e-4, "default config 0"), 0, 1));
-        Sparse24Selection sel = Tuner.select(List.of(new Tuner.ShapeOutcome(s, rs, List.of(), Set.of())), CudaDtype.F16);
+        Sparse24Selection sel = Tuner.select(List.of(new Tuner.ShapeOutcome(s, rs, List.of(), Set.of(), false)), CudaDtype.F16);
         assertEquals(List.of(new Sparse24Selection.Entry(512, 512, 8, CUSPARSELT, 0, 1)), sel.entries());
     }
 
