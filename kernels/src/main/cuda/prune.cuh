@@ -12,6 +12,8 @@
 //   twofour_prune_row_dot       per row r of two [rows][cols] matrices: sum_i a*b in fp64.
 //   twofour_prune_sub / _scale  out = a - b; out = s * a.
 //   twofour_prune_mask          x = keep ? x : 0.
+//   twofour_prune_copy_2d       a rows x cols block between two row strides (blocked factorizations).
+//   twofour_prune_reverse       out[i][j] = in[k-1-i][k-1-j] (J A J, J the exchange matrix).
 //   twofour_prune_diag_sqrt     sqrt(H_jj) in fp64 (Wanda's column norms).
 //   twofour_prune_cg_step       one step of the per-row masked conjugate gradient (CpuPruneEngine.refine)
 //                               after the product hd = dir*H: one block per row.
@@ -333,6 +335,19 @@ extern "C" __global__ void twofour_prune_scale(const float* a, float* out, long 
 
 extern "C" __global__ void twofour_prune_mask(float* x, const unsigned char* keep, long long n) {
   for (long long i = twofour_global_index(); i < n; i += twofour_global_stride()) if (!keep[i]) x[i] = 0.0f;
+}
+
+extern "C" __global__ void twofour_prune_copy_2d(const float* src, long long lds, float* dst, long long ldd, int rows, int cols) {
+  const long long total = (long long)rows * cols;
+  for (long long i = twofour_global_index(); i < total; i += twofour_global_stride()) {
+    const long long r = i / cols, c = i % cols;
+    dst[r * ldd + c] = src[r * lds + c];
+  }
+}
+
+extern "C" __global__ void twofour_prune_reverse(const float* in, float* out, int k) {
+  const long long total = (long long)k * k;
+  for (long long i = twofour_global_index(); i < total; i += twofour_global_stride()) out[i] = in[total - 1 - i];
 }
 
 extern "C" __global__ void twofour_prune_diag_sqrt(const float* h, int k, double* out) {

@@ -106,6 +106,26 @@ public final class PruneKernels {
                 new KernelArgs().ptr(x).ptr(keep).i64(count));
     }
 
+    /** dst[r][c] = src[r][c] for a rows × cols block; strides (elements) lds, ldd ≥ cols; fp32. */
+    public static void copy2d(Kernels kernels, CudaStream stream, long src, long lds, long dst, long ldd, int rows, int cols) {
+        if (rows <= 0 || cols <= 0 || lds < cols || ldd < cols) {
+            throw new IllegalArgumentException("copy2d: need rows, cols > 0 and strides >= cols, got " + rows + "x" + cols + " lds=" + lds + " ldd=" + ldd);
+        }
+        if (src == 0 || dst == 0) throw new IllegalArgumentException("copy2d: null device address");
+        kernels.function("twofour_prune_copy_2d").launch(Dim3.of(kernels.gridFor((long) rows * cols, BLOCK)), Dim3.of(BLOCK), 0, stream,
+                new KernelArgs().ptr(src).i64(lds).ptr(dst).i64(ldd).i32(rows).i32(cols));
+    }
+
+    /** out[i][j] = in[k−1−i][k−1−j] for k×k fp32 matrices (J·A·J; in and out must differ). */
+    public static void reverse(Kernels kernels, CudaStream stream, DeviceBuffer in, DeviceBuffer out, int k) {
+        if (k <= 0) throw new IllegalArgumentException("reverse needs k > 0, got " + k);
+        Launch.requireBytes(in, (long) k * k * 4, "reverse input");
+        Launch.requireBytes(out, (long) k * k * 4, "reverse output");
+        if (in.address() == out.address()) throw new IllegalArgumentException("reverse cannot run in place");
+        kernels.function("twofour_prune_reverse").launch(Dim3.of(kernels.gridFor((long) k * k, BLOCK)), Dim3.of(BLOCK), 0, stream,
+                new KernelArgs().ptr(in).ptr(out).i32(k));
+    }
+
     /** out[j] = sqrt(H[j][j]) as doubles, for the k×k fp32 matrix h. */
     public static void diagSqrt(Kernels kernels, CudaStream stream, DeviceBuffer h, int k, DeviceBuffer out) {
         if (k <= 0) throw new IllegalArgumentException("diagSqrt needs k > 0, got " + k);

@@ -34,7 +34,7 @@ import java.util.stream.Stream;
  * random ids are the block's inputs).
  *
  * <p>Phases, timed separately: capture (the block forward on every sequence, inputs to the host,
- * XᵀX on the GPU), the solve of each of the 7 linear layers per method (SparseGPT's CPU factor of
+ * XᵀX on the GPU), the solve of each of the 7 linear layers per method (SparseGPT's factor of
  * H⁻¹ shown apart), propagation (the pruned block's forward without capture, timed on at most 16
  * sequences and scaled). A block of a real run costs capture + solve + propagation; ×layers is the
  * whole model. Progress goes to stdout line by line, and the Markdown report is rewritten after every
@@ -232,7 +232,7 @@ public final class BlockPruneBench {
     private static void print(Row r) {
         log("%-9s %5dx%-5d %-9s %-7s %8.2f s  rel. loss %.5f%s%s", r.layer().module(), r.rows(), r.cols(), r.method().id(),
                 r.refined() ? "+refine" : "", r.seconds(), r.relativeLoss(),
-                r.factorSeconds() > 0 ? String.format(Locale.ROOT, "  (CPU factor %.1f s)", r.factorSeconds()) : "",
+                r.factorSeconds() > 0 ? String.format(Locale.ROOT, "  (factor of H⁻¹ %.1f s)", r.factorSeconds()) : "",
                 r.proxIterations() > 0 ? "  (" + r.proxIterations() + " prox steps)" : "");
     }
 
@@ -252,7 +252,7 @@ public final class BlockPruneBench {
                 .append(o.proxIterations()).append(" steps. ").append(layersDone).append(" of 7 linear layers done.\n\n");
         sb.append(String.format(Locale.ROOT, "Capture + H: %.1f s per block; propagation: %.1f s per block (both shared by all methods).%n%n",
                 capture, propagate));
-        sb.append("| method | solve, 7 layers (s) | of which CPU factor (s) | block: capture + solve + propagation (s) | × ")
+        sb.append("| method | solve, 7 layers (s) | of which factor of H⁻¹ (s) | block: capture + solve + propagation (s) | × ")
                 .append(full.numLayers()).append(" blocks (min) | mean relative local loss |\n|---|---:|---:|---:|---:|---:|\n");
         Map<String, List<Row>> byVariant = new LinkedHashMap<>();
         for (Row r : rows) byVariant.computeIfAbsent(r.method().id() + (r.refined() ? " + refine" : ""), k -> new ArrayList<>()).add(r);

@@ -22,9 +22,9 @@ import java.lang.foreign.MemorySegment;
  *   <li>refinement: the same per-row masked conjugate gradient as {@link CpuPruneEngine#refine}, each
  *       row's α, β, ‖r‖² computed by one block per row after the one GEMM of the step;</li>
  *   <li>λmax(H): power iteration with GEMV + fp64 dot products (tolerance 1e-6, fp32 products);</li>
- *   <li>magnitude and Wanda masks: one thread per group; SparseGPT: the factor of H⁻¹ on the CPU
- *       (fp64 {@link Cholesky}, cached per Hessian so q/k/v and gate/up factor once), the sweep
- *       of each column block by one thread per row, the lazy update right of the block by one GEMM;</li>
+ *   <li>magnitude and Wanda masks: one thread per group; SparseGPT: the factor of H⁻¹ by
+ *       {@link GpuCholesky} (blocked, GEMMs; cached per Hessian so q/k/v and gate/up factor once), the
+ *       sweep of each column block by one thread per row, the lazy update right of the block by one GEMM;</li>
  *   <li>H itself ({@link #newHessian}): XᵀX accumulated by cuBLAS, fp32.</li>
  * </ul>
  * All work is on the legacy default stream, so the synchronous copies order themselves with it.
@@ -247,9 +247,10 @@ public final class CudaPruneEngine implements PruneEngine, AutoCloseable {
     }
 
     /**
-     * SparseGPT with the sweep on the GPU. The factor U of the dampened H⁻¹ is computed on the CPU in
-     * fp64 (cached for the layers sharing H); blocks wider than {@link PruneKernels#SPARSEGPT_MAX_BLOCK}
-     * run the CPU implementation.
+     * SparseGPT with the sweep on the GPU. The factor U of the dampened H⁻¹ comes from
+     * {@link GpuCholesky} (fp32, blocked, cached for the layers sharing H; the fp64 CPU factor if fp32
+     * loses positive definiteness); blocks wider than {@link PruneKernels#SPARSEGPT_MAX_BLOCK} run the
+     * CPU implementation.
      */
     @Override
     public float[] sparseGpt(LayerProblem p, int blockSize, double dampening) {
@@ -277,7 +278,7 @@ public final class CudaPruneEngine implements PruneEngine, AutoCloseable {
         }
     }
 
-    /** Seconds spent factoring H⁻¹ on the CPU in the last {@link #sparseGpt} that factored (0 when cached). */
+    /** Seconds spent on the factor of H⁻¹ (host preparation + GPU factorization) in the last {@link #sparseGpt} (0 when cached). */
     double lastFactorSeconds() { return lastFactorSeconds; }
 
     private double lastFactorSeconds;
@@ -292,10 +293,18 @@ public final class CudaPruneEngine implements PruneEngine, AutoCloseable {
         factorU = null;
         int k = h.size();
         boolean[] dead = new boolean[k];
-        double[] u = Cholesky.upperFactorOfInverse(Baselines.dampenedHessian(h, dampening, dead), k);
-        float[] uf = new float[u.length];
-        for (int i = 0; i < u.length; i++) uf[i] = (float) u[i];
-        factorU = upload(uf);
+        double[] damped = Baselines.dampenedHessian(h, dampening, dead);
+        float[] hf = new float[damped.length];
+        for (int i = 0; i < hf.length; i++) hf[i] = (float) damped[i];
+        try {
+            factorU = GpuCholesky.upperFactorOfInverse(kernels, cublas, stream, hf, k);
+        } catch (ArithmeticException notPositiveInFp32) {
+            // fp32 lost positive definiteness (a nearly singular H): the fp64 CPU factor may still succeed.
+            double[] u = Cholesky.upperFactorOfInverse(damped, k);
+            float[] uf = new float[u.length];
+            for (int i = 0; i < u.length; i++) uf[i] = (float) u[i];
+            factorU = upload(uf);
+        }
         factorDead = dead;
         factorFor = h;
         factorTokens = h.tokens();

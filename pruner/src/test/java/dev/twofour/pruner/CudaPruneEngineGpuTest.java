@@ -136,6 +136,28 @@ class CudaPruneEngineGpuTest {
     }
 
     @Test
+    void gpuFactorOfTheInverseMatchesTheCpu() {
+        for (int k : new int[]{4, 100, 300, 517}) { // one block, and several with a ragged last block (NB = 128)
+            double[] h = GpuCholeskyMathTest.spd(k, k);
+            double[] expected = Cholesky.upperFactorOfInverse(h, k);
+            float[] hf = new float[h.length];
+            for (int i = 0; i < h.length; i++) hf[i] = (float) h[i];
+            gpu.begin();
+            float[] got;
+            try (var u = GpuCholesky.upperFactorOfInverse(gpu.kernels(), gpu.cublas(), gpu.stream(), hf, k)) {
+                got = CudaPruneEngine.download(u, (long) k * k);
+            }
+            double num = 0, den = 0;
+            for (int i = 0; i < got.length; i++) {
+                num += (got[i] - expected[i]) * (got[i] - expected[i]);
+                den += expected[i] * expected[i];
+                if (i % k < i / k) assertEquals(0f, got[i], "U is upper triangular: element " + i);
+            }
+            assertTrue(Math.sqrt(num / den) < 1e-3, "k=" + k + ": relative error " + Math.sqrt(num / den));
+        }
+    }
+
+    @Test
     void layerPrunerRunsEveryMethodOnTheGpu() {
         LayerProblem p = LayerMathTest.problem(37, 148, 611, 8);
         LayerPruner lp = new LayerPruner(gpu);
