@@ -114,6 +114,8 @@ public final class Tuner {
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             cmd.add("--enable-native-access=ALL-UNNAMED");
+            // a child killed by a native fault leaves its JVM crash report in /tmp, not in the working folder
+            cmd.addAll(List.of("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/twofour-tune-hs_err_%p.log", "-XX:-CreateCoredumpOnCrash"));
             if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) cmd.addAll(List.of("--add-modules", "jdk.incubator.vector"));
             for (String p : new TreeSet<>(System.getProperties().stringPropertyNames())) {
                 if (p.startsWith("twofour.")) cmd.add("-D" + p + "=" + System.getProperty(p));
