@@ -52,10 +52,92 @@ __device__ __forceinline__ uint4 twofour_ld_stream16(const void* p) {
   return v;
 }
 
+// X (activations: small, read by every warp of a CTA) through L1.
+__device__ __forceinline__ uint4 twofour_ld_x16(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
 __device__ __forceinline__ uint32_t twofour_word(const uint4& v, int q) {
   return q == 0 ? v.x : q == 1 ? v.y : q == 2 ? v.z : v.w;  // q is a compile-time constant
 }
 
+
+
+// The two rows (g and g + 8 of a warp's 16) one lane streams: value and metadata row pointers and validity.
+struct TwofourWarpRows {
+  int rowA;
+  bool validA, validB;
+  const uint8_t *valA, *valB, *metA, *metB;
+  __device__ __forceinline__ TwofourWarpRows(const uint8_t* values, const uint8_t* meta, int N, int Kp, int rowA_)
+      : rowA(rowA_), validA(rowA_ < N), validB(rowA_ + 8 < N) {
+    // A row holds Kp/2 values of 2 bytes: Kp bytes; and Kp/8 metadata bytes.
+    valA = values + (size_t)(validA ? rowA : 0) * Kp;
+    valB = values + (size_t)(validB ? rowA + 8 : 0) * Kp;
+    metA = meta + (size_t)(validA ? rowA : 0) * (Kp / 8);
+    metB = meta + (size_t)(validB ? rowA + 8 : 0) * (Kp / 8);
+  }
+  // Superblock sb of both rows: chunks sb*16 + 4c + t (c = 0..3) into v[c] (row A), v[4 + c] (row B).
+  // Branch-free: every lane loads from a valid address (row 0 / chunk 0 when out of range) and zeroes what
+  // it must not use, so the warp never diverges before the warp-wide mma.sync.
+  __device__ __forceinline__ void load(int sb, int chunksPerRow, int t, uint4 (&v)[8], uint32_t (&m)[8]) const {
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+      const int chunk = sb * 16 + 4 * c + t;
+      const bool inK = chunk < chunksPerRow;
+      const size_t cc = inK ? (size_t)chunk : 0;
+      const bool okA = validA && inK, okB = validB && inK;
+      const uint4 a = twofour_ld_stream16(valA + cc * 16);
+      const uint4 b = twofour_ld_stream16(valB + cc * 16);
+      const uint32_t ma = __ldg(reinterpret_cast<const unsigned short*>(metA + cc * 2));
+      const uint32_t mb = __ldg(reinterpret_cast<const unsigned short*>(metB + cc * 2));
+      v[c] = make_uint4(okA ? a.x : 0u, okA ? a.y : 0u, okA ? a.z : 0u, okA ? a.w : 0u);
+      v[4 + c] = make_uint4(okB ? b.x : 0u, okB ? b.y : 0u, okB ? b.z : 0u, okB ? b.w : 0u);
+      m[c] = okA ? ma : 0u;
+      m[4 + c] = okB ? mb : 0u;
+    }
+  }
+  // Asks for superblock sb of both rows to be brought into L2 (lane t == 0 of each row pair).
+  __device__ __forceinline__ void prefetchL2(int sb) const {
+    const size_t v1 = (size_t)sb * TWOFOUR_GEMM_SB;  // value bytes before superblock sb in a row
+    if (validA) { twofour_prefetch_l2(valA + v1); twofour_prefetch_l2(valA + v1 + 128); twofour_prefetch_l2(metA + v1 / 8); }
+    if (validB) { twofour_prefetch_l2(valB + v1); twofour_prefetch_l2(valB + v1 + 128); twofour_prefetch_l2(metB + v1 / 8); }
+  }
+};
+
+// One 16-input chunk of rows g and g+8 (16-byte value loads vA, vB and their 16-bit metadata mA, mB): each of
+// its 4 groups is expanded to dense slots by two byte-permutes and fed to one MMA per token octet o with the
+// matching inputs of X (xb[o][0] = inputs 0-7 of the chunk, xb[o][1] = inputs 8-15, token 8o + g).
+template <typename Conv, int MO>
+__device__ __forceinline__ void twofour_mma_chunk(float (&acc)[MO][2][4], const uint4& cvA, const uint4& cvB,
+                                                  uint32_t mA, uint32_t mB, const uint2* sel, const uint4 (&xb)[MO][2]) {
+#pragma unroll
+  for (int q = 0; q < 4; q++) {
+    const uint32_t vA = twofour_word(cvA, q), vB = twofour_word(cvB, q);
+    const uint2 sA = sel[(mA >> (4 * q)) & 15u];
+    const uint2 sB = sel[(mB >> (4 * q)) & 15u];
+    const uint32_t a0 = __byte_perm(vA, 0u, sA.x), a2 = __byte_perm(vA, 0u, sA.y);
+    const uint32_t a1 = __byte_perm(vB, 0u, sB.x), a3 = __byte_perm(vB, 0u, sB.y);
+#pragma unroll
+    for (int o = 0; o < MO; o++) {
+      const uint4& xq = xb[o][q >> 1];
+      const uint32_t b0 = (q & 1) ? xq.z : xq.x;
+      const uint32_t b1 = (q & 1) ? xq.w : xq.y;
+      Mma<Conv>::run(acc[o][q & 1], a0, a1, a2, a3, b0, b1);
+    }
+  }
+}
+
+// The selector table: nibble -> byte_perm selectors for dense slots (0-1, 2-3); 0x10 = value 0 (bytes 0,1),
+// 0x32 = value 1, 0x44 = zero.
+__device__ __forceinline__ void twofour_fill_selectors(uint2* sel) {
+  if (threadIdx.x < 16) {
+    const unsigned nib = threadIdx.x, i0 = nib & 3, i1 = nib >> 2;
+    auto slot = [&](unsigned s) -> unsigned { return s == i0 ? 0x10u : s == i1 ? 0x32u : 0x44u; };
+    sel[nib] = make_uint2(slot(0) | slot(1) << 8, slot(2) | slot(3) << 8);
+  }
+}
 
 template <typename Conv, int MO>
 __device__ __forceinline__ void twofour_sparse24_gemm(
@@ -78,35 +160,12 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
-  const int rowA = rowGroup * TWOFOUR_GEMM_ROWS + warp * 16 + g, rowB = rowA + 8;
-  const bool validA = rowA < N, validB = rowB < N;
-  // A row holds Kp/2 values of 2 bytes: Kp bytes.
-  const uint8_t* valA = values + (size_t)(validA ? rowA : 0) * Kp;
-  const uint8_t* valB = values + (size_t)(validB ? rowB : 0) * Kp;
-  const uint8_t* metA = meta + (size_t)(validA ? rowA : 0) * (Kp / 8);
-  const uint8_t* metB = meta + (size_t)(validB ? rowB : 0) * (Kp / 8);
+  const TwofourWarpRows rows(values, meta, N, Kp, rowGroup * TWOFOUR_GEMM_ROWS + warp * 16 + g);
+  const int rowA = rows.rowA, rowB = rows.rowA + 8;
 
   uint4 cv[8];
   uint32_t cm[8];
-  // Branch-free: every lane loads from a valid address (row 0 / chunk 0 when out of range) and
-  // zeroes what it must not use, so the warp never diverges before the warp-wide mma.sync.
-  auto load = [&](int sb, uint4 (&v)[8], uint32_t (&m)[8]) {
-#pragma unroll
-    for (int c = 0; c < 4; c++) {
-      const int chunk = sb * 16 + 4 * c + t;
-      const bool inK = chunk < chunksPerRow;
-      const size_t cc = inK ? (size_t)chunk : 0;
-      const bool okA = validA && inK, okB = validB && inK;
-      const uint4 a = twofour_ld_stream16(valA + cc * 16);
-      const uint4 b = twofour_ld_stream16(valB + cc * 16);
-      const uint32_t ma = __ldg(reinterpret_cast<const unsigned short*>(metA + cc * 2));
-      const uint32_t mb = __ldg(reinterpret_cast<const unsigned short*>(metB + cc * 2));
-      v[c] = make_uint4(okA ? a.x : 0u, okA ? a.y : 0u, okA ? a.z : 0u, okA ? a.w : 0u);
-      v[4 + c] = make_uint4(okB ? b.x : 0u, okB ? b.y : 0u, okB ? b.z : 0u, okB ? b.w : 0u);
-      m[c] = okA ? ma : 0u;
-      m[4 + c] = okB ? mb : 0u;
-    }
-  };
+  auto load = [&](int sb, uint4 (&v)[8], uint32_t (&m)[8]) { rows.load(sb, chunksPerRow, t, v, m); };
   // Launched with Kernels.launchDependent (prologue: see tf_gemv.cuh; bits 8-15 = superblocks after the first
   // prefetched to L2). The weights depend on no kernel: the first superblock goes to registers and the next ones
   // toward L2 before waiting for the previous kernel (which writes X and, for an earlier 2:4 layer, used ws and
@@ -115,20 +174,11 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
   if (sb0 < sb1) load(sb0, cv, cm);
   if (t == 0) {
     const int pfEnd = min(sb1, sb0 + 1 + ((prologue >> 8) & 255));
-    for (int sb = sb0 + 1; sb < pfEnd; sb++) {
-      const size_t v1 = (size_t)sb * TWOFOUR_GEMM_SB;  // value bytes before superblock sb in a row
-      if (validA) { twofour_prefetch_l2(valA + v1); twofour_prefetch_l2(valA + v1 + 128); twofour_prefetch_l2(metA + v1 / 8); }
-      if (validB) { twofour_prefetch_l2(valB + v1); twofour_prefetch_l2(valB + v1 + 128); twofour_prefetch_l2(metB + v1 / 8); }
-    }
+    for (int sb = sb0 + 1; sb < pfEnd; sb++) rows.prefetchL2(sb);
   }
   twofour_pdl_wait();
 
-  if (threadIdx.x < 16) {
-    const unsigned nib = threadIdx.x, i0 = nib & 3, i1 = nib >> 2;
-    // byte_perm selector per 16-bit slot: 0x10 = value 0 (bytes 0,1), 0x32 = value 1, 0x44 = zero.
-    auto slot = [&](unsigned s) -> unsigned { return s == i0 ? 0x10u : s == i1 ? 0x32u : 0x44u; };
-    sel[nib] = make_uint2(slot(0) | slot(1) << 8, slot(2) | slot(3) << 8);
-  }
+  twofour_fill_selectors(sel);
   {
     const int vecPerRow = sliceK / 8;
     const bool vecOk = ((reinterpret_cast<uintptr_t>(X) & 15) == 0) && (ldx % 8 == 0);
@@ -177,21 +227,7 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
         xb[o][0] = *reinterpret_cast<const uint4*>(xr);
         xb[o][1] = *reinterpret_cast<const uint4*>(xr + 8);
       }
-#pragma unroll
-      for (int q = 0; q < 4; q++) {
-        const uint32_t vA = twofour_word(cv[c], q), vB = twofour_word(cv[4 + c], q);
-        const uint2 sA = sel[(cm[c] >> (4 * q)) & 15u];
-        const uint2 sB = sel[(cm[4 + c] >> (4 * q)) & 15u];
-        const uint32_t a0 = __byte_perm(vA, 0u, sA.x), a2 = __byte_perm(vA, 0u, sA.y);
-        const uint32_t a1 = __byte_perm(vB, 0u, sB.x), a3 = __byte_perm(vB, 0u, sB.y);
-#pragma unroll
-        for (int o = 0; o < MO; o++) {
-          const uint4& xq = xb[o][q >> 1];
-          const uint32_t b0 = (q & 1) ? xq.z : xq.x;
-          const uint32_t b1 = (q & 1) ? xq.w : xq.y;
-          Mma<Conv>::run(acc[o][q & 1], a0, a1, a2, a3, b0, b1);
-        }
-      }
+      twofour_mma_chunk<Conv, MO>(acc, cv[c], cv[4 + c], cm[c], cm[4 + c], sel, xb);
     }
     if (sb + 1 < sb1) {
 #pragma unroll
@@ -255,3 +291,143 @@ TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt32, F16, 4, 1)
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt8, BF16, 1, 2)
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt16, BF16, 2, 2)
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt32, BF16, 4, 1)
+
+// ---- Stream-K variant for M <= 8 tokens (decode) --------------------------------------------------------
+// Why: with whole (row group, K split) tiles the grid rarely fits the GPU: 12288 rows = 96 row groups x 3 splits =
+// 288 CTAs on 264 slots of an H100 left a second wave of 24 CTAs (qkv ran at 1.9 TB/s). Here the work is the list
+// of units (row group r, superblock sb), r-major, U = rowGroups x nsb, and CTA c of G takes units
+// [c*U/G, (c+1)*U/G): every CTA streams the same number of bytes (to within one superblock), one wave.
+// A CTA's range is a few segments (runs of units of one row group). A segment that covers its whole row group
+// writes Y; otherwise (only a CTA's first and last segment can be partial) it writes fp32 partials to
+// ws[c][side][8 tokens][128 rows] (side 0: the CTA's first segment, 1: its last) and the last of the row group's
+// contributors (arrival counter per row group) sums them in CTA order (deterministic) into Y and resets the
+// counter. X is read straight from global memory (it is small and stays in L1/L2): no staging, no shared-memory
+// limit on a segment's K range. Needs K % 8 == 0, ldx % 8 == 0 and a 16-byte aligned X (the launcher checks).
+__device__ __forceinline__ int twofour_sk_cta_of(int u, int G, int U) {
+  return (int)(((long long)(u + 1) * G - 1) / U);  // the c with floor(c*U/G) <= u < floor((c+1)*U/G)
+}
+__device__ __forceinline__ int twofour_sk_begin(int c, int G, int U) { return (int)((long long)c * U / G); }
+
+template <typename Conv>
+__device__ __forceinline__ void twofour_sparse24_streamk(
+    const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
+    const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
+    int M, int N, int K, float* __restrict__ ws, unsigned* __restrict__ counters, int prologue) {
+  __shared__ uint2 sel[16];
+  __shared__ unsigned isLast;
+  const int Kp = (K + 15) & ~15;
+  const int chunksPerRow = Kp / 16;
+  const int nsb = (Kp + TWOFOUR_GEMM_SB - 1) / TWOFOUR_GEMM_SB;
+  const int rowGroups = (N + TWOFOUR_GEMM_ROWS - 1) / TWOFOUR_GEMM_ROWS;
+  const int U = rowGroups * nsb, G = gridDim.x, c = blockIdx.x;  // U < 2^31: the launcher checks
+  const int uBegin = twofour_sk_begin(c, G, U), uEnd = twofour_sk_begin(c + 1, G, U);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+
+  uint4 cv[8];
+  uint32_t cm[8];
+  // Prologue (see the classic kernel): the first superblock of the first segment before the wait.
+  if (prologue & 1) twofour_pdl_release();
+  if (uBegin < uEnd) {
+    const TwofourWarpRows first(values, meta, N, Kp, (uBegin / nsb) * TWOFOUR_GEMM_ROWS + warp * 16 + g);
+    first.load(uBegin % nsb, chunksPerRow, t, cv, cm);
+    if (t == 0) {
+      const int sb0 = uBegin % nsb;
+      const int pfEnd = min(min(nsb, uEnd - (uBegin / nsb) * nsb), sb0 + 1 + ((prologue >> 8) & 255));
+      for (int sb = sb0 + 1; sb < pfEnd; sb++) first.prefetchL2(sb);
+    }
+  }
+  twofour_fill_selectors(sel);
+  twofour_pdl_wait();
+  __syncthreads();
+
+  const uint16_t* xr = X + (size_t)(g < M ? g : 0) * ldx;  // this lane's token row (lanes of tokens >= M read zeros)
+  const bool tokenOk = g < M;
+  for (int u = uBegin; u < uEnd;) {
+    const int r = u / nsb;
+    const int segEnd = min(uEnd, (r + 1) * nsb);
+    const int sbFirst = u - r * nsb, sbEnd = segEnd - r * nsb;
+    const TwofourWarpRows rows(values, meta, N, Kp, r * TWOFOUR_GEMM_ROWS + warp * 16 + g);
+    if (u != uBegin) rows.load(sbFirst, chunksPerRow, t, cv, cm);  // the first segment's was loaded above
+
+    float acc[1][2][4];
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) acc[0][h][i] = 0.f;
+    for (int sb = sbFirst; sb < sbEnd; sb++) {
+      uint4 nv[8];
+      uint32_t nm[8];
+      if (sb + 1 < sbEnd) rows.load(sb + 1, chunksPerRow, t, nv, nm);
+#pragma unroll
+      for (int cc = 0; cc < 4; cc++) {
+        const int k = sb * TWOFOUR_GEMM_SB + 64 * cc + 16 * t;
+        uint4 xb[1][2];
+        // volatile loads stay next to their MMAs: hoisting all 8 (as the compiler would) costs 32 registers
+        xb[0][0] = (tokenOk && k < K) ? twofour_ld_x16(xr + k) : make_uint4(0, 0, 0, 0);
+        xb[0][1] = (tokenOk && k + 8 < K) ? twofour_ld_x16(xr + k + 8) : make_uint4(0, 0, 0, 0);
+        __syncwarp();  // mma.sync.aligned needs the whole warp converged
+        twofour_mma_chunk<Conv, 1>(acc, cv[cc], cv[4 + cc], cm[cc], cm[4 + cc], sel, xb);
+      }
+      if (sb + 1 < sbEnd) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) { cv[i] = nv[i]; cm[i] = nm[i]; }
+      }
+    }
+
+    // Fragment: d0,d1 -> row g, tokens 2t, 2t+1; d2,d3 -> row g+8.
+    const int firstCta = twofour_sk_cta_of(r * nsb, G, U);
+    const int lastCta = twofour_sk_cta_of((r + 1) * nsb - 1, G, U);
+    if (firstCta == lastCta) {  // the whole row group is this CTA's
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int m = 2 * t + (i & 1);
+        const int row = rows.rowA + ((i < 2) ? 0 : 8);
+        if (m < M && row < N) Y[(size_t)m * ldy + row] = Conv::fromFloat(acc[0][0][i] + acc[0][1][i]);
+      }
+    } else {
+      const int side = (u == uBegin) ? 0 : 1;
+      float* part = ws + ((size_t)c * 2 + side) * 8 * TWOFOUR_GEMM_ROWS;
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int m = 2 * t + (i & 1);
+        const int local = warp * 16 + g + ((i < 2) ? 0 : 8);
+        if (m < M) part[m * TWOFOUR_GEMM_ROWS + local] = acc[0][0][i] + acc[0][1][i];
+      }
+      __threadfence();
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        const unsigned prev = atomicAdd(counters + r, 1u);
+        isLast = (prev == (unsigned)(lastCta - firstCta)) ? 1u : 0u;
+      }
+      __syncthreads();
+      if (isLast) {
+        __threadfence();
+        for (int idx = threadIdx.x; idx < M * TWOFOUR_GEMM_ROWS; idx += blockDim.x) {
+          const int m = idx / TWOFOUR_GEMM_ROWS, local = idx % TWOFOUR_GEMM_ROWS;
+          const int row = r * TWOFOUR_GEMM_ROWS + local;
+          if (row >= N) continue;
+          float s = 0.f;
+          for (int k2 = firstCta; k2 <= lastCta; k2++) {
+            // side of contributor k2: 0 when row group r is where its range begins
+            const int sd = twofour_sk_begin(k2, G, U) / nsb == r ? 0 : 1;
+            s += __ldcg(ws + (((size_t)k2 * 2 + sd) * 8 + m) * TWOFOUR_GEMM_ROWS + local);
+          }
+          Y[(size_t)m * ldy + row] = Conv::fromFloat(s);
+        }
+        if (threadIdx.x == 0) counters[r] = 0u;  // every contributor has arrived: ready for the next launch
+      }
+      __syncthreads();  // isLast is reused by the next segment
+    }
+    u = segEnd;
+  }
+}
+
+#define TWOFOUR_SPARSE24_STREAMK(NAME, CONV)                                                                    \
+  extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_GEMM_WARPS, 2)                                     \
+  NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
+       int M, int N, int K, float* ws, unsigned* counters, int prologue) {                                     \
+    twofour_sparse24_streamk<CONV>(X, ldx, values, meta, Y, ldy, M, N, K, ws, counters, prologue);             \
+  }
+TWOFOUR_SPARSE24_STREAMK(twofour_sparse24_streamk_f16, F16)
+TWOFOUR_SPARSE24_STREAMK(twofour_sparse24_streamk_bf16, BF16)

@@ -42,7 +42,7 @@ public final class Kernels implements AutoCloseable {
         this.programmaticLaunch = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl", "true"))
                 && context.device().computeCapability().major() >= 9 && Cuda.supportsProgrammaticLaunch();
         boolean early = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl.earlyRelease", "true"));
-        this.gemvPrologue = prologue(early, Integer.getInteger("twofour.cuda.pdl.gemvPrefetch", 4));
+        this.gemvPrologue = prologue(early, Integer.getInteger("twofour.cuda.pdl.gemvPrefetch", 0));
         this.gemmPrologue = prologue(early, Integer.getInteger("twofour.cuda.pdl.gemmPrefetch", 1));
     }
 
