@@ -20,7 +20,6 @@
 //   twofour_prune_sparsegpt_block  SparseGPT's sweep over one column block (Baselines.sparseGpt): one
 //                               thread per row, the block's columns in fp64 local memory.
 #pragma once
-#include <math_constants.h>
 #include "common.cuh"
 
 #define TWOFOUR_PROX_MAX_SWEEPS 500
@@ -40,23 +39,23 @@ struct TwofourProx {
   double tolerance;
   double pairU, pairV;
 
-  static __device__ __forceinline__ double r(double a, double b, double c, double d) {
+  static __host__ __device__ __forceinline__ double r(double a, double b, double c, double d) {
     return fabs(a * b * c) + fabs(a * b * d) + fabs(a * c * d) + fabs(b * c * d);
   }
 
-  __device__ double objective(const double* w, double t) const {
+  __host__ __device__ double objective(const double* w, double t) const {
     double q = 0;
     for (int i = 0; i < 4; i++) { double d = w[i] - z[i]; q += d * d; }
     return 0.5 * q + t * r(w[0], w[1], w[2], w[3]);
   }
 
-  static __device__ __forceinline__ int support(const double* w) {
+  static __host__ __device__ __forceinline__ int support(const double* w) {
     int s = 0;
     for (int i = 0; i < 4; i++) if (w[i] != 0) s++;
     return s;
   }
 
-  __device__ void pairStep(double a, double b, double kappa) {
+  __host__ __device__ void pairStep(double a, double b, double kappa) {
     if (kappa < 1) {
       double sum = (a + b) / (1 + kappa), diff = (a - b) / (1 - kappa);
       double u = 0.5 * (sum + diff), v = 0.5 * (sum - diff);
@@ -68,7 +67,7 @@ struct TwofourProx {
     if (costU0 < costV0) { pairU = 0; pairV = vb; } else { pairU = ua; pairV = 0; }
   }
 
-  __device__ void denseFrom(double w0, double w1, double w2, double w3, double t) {
+  __host__ __device__ void denseFrom(double w0, double w1, double w2, double w3, double t) {
     double z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
     double tol = tolerance * scale;
     for (int sweep = 0; sweep < TWOFOUR_PROX_MAX_SWEEPS; sweep++) {
@@ -85,21 +84,21 @@ struct TwofourProx {
     cand[0] = w0; cand[1] = w1; cand[2] = w2; cand[3] = w3;
   }
 
-  __device__ double h(double a) const {
+  __host__ __device__ double h(double a) const {
     double p = 1 + a, n = 1 - a;
     return a - hC + hM * hM / (p * p) - (hD == 0 ? 0 : hD * hD / (n * n));
   }
-  __device__ double dh(double a) const {
+  __host__ __device__ double dh(double a) const {
     double p = 1 + a, n = 1 - a;
     return 1 - 2 * hM * hM / (p * p * p) - (hD == 0 ? 0 : 2 * hD * hD / (n * n * n));
   }
-  __device__ double d2h(double a) const {
+  __host__ __device__ double d2h(double a) const {
     double p = 1 + a, n = 1 - a;
     double p2 = p * p, n2 = n * n;
     return 6 * hM * hM / (p2 * p2) - (hD == 0 ? 0 : 6 * hD * hD / (n2 * n2));
   }
 
-  __device__ double bisect(int fn, double lo, double hi, bool increasing) const {
+  __host__ __device__ double bisect(int fn, double lo, double hi, bool increasing) const {
     double x = 0.5 * (lo + hi);
     for (int it = 0; it < TWOFOUR_PROX_BISECTIONS; it++) {
       double v = fn == 0 ? h(x) : dh(x);
@@ -115,12 +114,12 @@ struct TwofourProx {
   }
 
   // Best stationary point with support {1,2,3}, left in cand; its objective or +inf.
-  __device__ double threeSparse(double t) {
+  __host__ __device__ double threeSparse(double t) {
     double z1 = z[0], z2 = z[1], z3 = z[2];
     double m = 0.5 * (z1 + z2), d = 0.5 * (z1 - z2);
     hM = t * m; hD = t * d; hC = t * z3;
     double aMax = fmin(hC, z2 / z1);
-    if (!(aMax > 0)) return CUDART_INF;
+    if (!(aMax > 0)) return HUGE_VAL;
     double bp[4];
     int nb = 0;
     bp[nb++] = 0;
@@ -138,7 +137,7 @@ struct TwofourProx {
       if (dh(lo) > 0 && dh(hi) < 0) bp[nb++] = bisect(1, lo, hi, false);
     }
     bp[nb++] = aMax;
-    double bestF = CUDART_INF;
+    double bestF = HUGE_VAL;
     for (int i = 0; i + 1 < nb; i++) {
       double lo = bp[i], hi = bp[i + 1];
       if (!(hi > lo)) continue;
@@ -165,14 +164,14 @@ struct TwofourProx {
     return bestF;
   }
 
-  __device__ bool nearTie() const {
+  __host__ __device__ bool nearTie() const {
     return z[1] - z[2] <= 0.05 * z[1] || z[2] - z[3] <= 0.05 * z[2];
   }
 
-  __device__ void keepCand() { for (int i = 0; i < 4; i++) best[i] = cand[i]; }
+  __host__ __device__ void keepCand() { for (int i = 0; i < 4; i++) best[i] = cand[i]; }
 
   // Minimizer over w >= 0 for the sorted z (z3 > 0, t > 0), into best.
-  __device__ void solveSorted(double t) {
+  __host__ __device__ void solveSorted(double t) {
     if (2 * t * (z[0] + z[1] + z[2]) <= 1) {
       denseFrom(z[0], z[1], z[2], z[3], t);
       keepCand();
@@ -209,7 +208,7 @@ struct TwofourProx {
   }
 
   // prox of t*R at y, into out (GroupProx.prox).
-  __device__ void prox(const double* y, double t, double* out) {
+  __host__ __device__ void prox(const double* y, double t, double* out) {
     double a[4] = {fabs(y[0]), fabs(y[1]), fabs(y[2]), fabs(y[3])};
     double mn = fmin(fmin(a[0], a[1]), fmin(a[2], a[3]));
     if (t > 0 && mn > 0 && 2 * t * (a[0] + a[1] + a[2] + a[3] - mn) <= 1) {
@@ -241,6 +240,17 @@ struct TwofourProx {
   }
 };
 
+// One group of GroupProx.proxAll: groups with at most two nonzeros are left alone (returns false);
+// otherwise x becomes the prox of t*R at x, in fp64 rounded to fp32 (returns true).
+__host__ __device__ __forceinline__ bool twofour_prox_group(TwofourProx& px, float* x, double t) {
+  int nz = (x[0] != 0) + (x[1] != 0) + (x[2] != 0) + (x[3] != 0);
+  if (nz <= 2) return false;
+  double y[4] = {x[0], x[1], x[2], x[3]}, o[4];
+  px.prox(y, t, o);
+  for (int i = 0; i < 4; i++) x[i] = (float)o[i];
+  return true;
+}
+
 // Sum of v over the warp, on every lane.
 __device__ __forceinline__ int twofour_warp_sum(int v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -258,13 +268,10 @@ extern "C" __global__ void twofour_prune_prox(float* w, long long groups, double
   const long long stride = twofour_global_stride();
   for (long long g = twofour_global_index(); g < groups; g += stride) {
     float4 v = reinterpret_cast<float4*>(w)[g];
-    int nz = (v.x != 0) + (v.y != 0) + (v.z != 0) + (v.w != 0);
-    if (nz <= 2) continue;
-    double y[4] = {v.x, v.y, v.z, v.w}, o[4];
-    px.prox(y, t, o);
-    float4 b = make_float4((float)o[0], (float)o[1], (float)o[2], (float)o[3]);
-    reinterpret_cast<float4*>(w)[g] = b;
-    if ((b.x != 0) + (b.y != 0) + (b.z != 0) + (b.w != 0) > 2) dense++;
+    float x[4] = {v.x, v.y, v.z, v.w};
+    if (!twofour_prox_group(px, x, t)) continue;
+    reinterpret_cast<float4*>(w)[g] = make_float4(x[0], x[1], x[2], x[3]);
+    if ((x[0] != 0) + (x[1] != 0) + (x[2] != 0) + (x[3] != 0) > 2) dense++;
   }
   dense = twofour_warp_sum(dense);
   if ((threadIdx.x & 31) == 0 && dense > 0) atomicAdd(denseCount, dense);
@@ -424,40 +431,43 @@ extern "C" __global__ void twofour_prune_cg_step(float* v, float* res, float* di
 // e = (w_j - q_j) / U_jj is spread over the block's later columns (w_c -= e U_jc) and written to
 // err[r][j - b0] for the update of the columns right of the block (one GEMM, done by the caller).
 // One thread per row; the row's block lives in fp64 local memory (per-thread, so accesses coalesce).
+// One row of the sweep: wr = the row's columns [b0, b0 + bw), err = the row's errors (bw values).
+__host__ __device__ __forceinline__ void twofour_sparsegpt_row(float* wr, const float* u, float* err, int k, int b0, int bw) {
+  double wl[TWOFOUR_SPARSEGPT_MAX_BLOCK];
+  for (int c = 0; c < bw; c++) wl[c] = wr[c];
+  bool pruned[4] = {false, false, false, false};
+  for (int c = 0; c < bw; c++) {
+    const int j = b0 + c;
+    if (c % 4 == 0) {
+      double score[4];
+      for (int i = 0; i < 4; i++) {
+        double d = u[(long long)(j + i) * k + j + i];
+        double x = wl[c + i];
+        score[i] = x * x / (d * d);
+      }
+      int first = -1, second = -1;
+      for (int i = 0; i < 4; i++) {
+        if (first < 0 || score[i] > score[first]) { second = first; first = i; }
+        else if (second < 0 || score[i] > score[second]) second = i;
+      }
+      for (int i = 0; i < 4; i++) pruned[i] = i != first && i != second;
+    }
+    const double d = u[(long long)j * k + j];
+    const double wj = wl[c];
+    const double q = pruned[c % 4] ? 0 : wj;
+    const double e = (wj - q) / d;
+    err[c] = (float)e;
+    if (e != 0) {
+      const float* urow = u + (long long)j * k + b0;
+      for (int c2 = c + 1; c2 < bw; c2++) wl[c2] -= e * urow[c2];
+    }
+    wl[c] = q;
+  }
+  for (int c = 0; c < bw; c++) wr[c] = (float)wl[c];
+}
+
 extern "C" __global__ void twofour_prune_sparsegpt_block(float* w, const float* u, float* err, int n, int k,
                                                          int b0, int bw) {
-  double wl[TWOFOUR_SPARSEGPT_MAX_BLOCK];
-  for (long long r = twofour_global_index(); r < n; r += twofour_global_stride()) {
-    float* wr = w + r * k + b0;
-    for (int c = 0; c < bw; c++) wl[c] = wr[c];
-    bool pruned[4] = {false, false, false, false};
-    for (int c = 0; c < bw; c++) {
-      const int j = b0 + c;
-      if (c % 4 == 0) {
-        double score[4];
-        for (int i = 0; i < 4; i++) {
-          double d = u[(long long)(j + i) * k + j + i];
-          double x = wl[c + i];
-          score[i] = x * x / (d * d);
-        }
-        int first = -1, second = -1;
-        for (int i = 0; i < 4; i++) {
-          if (first < 0 || score[i] > score[first]) { second = first; first = i; }
-          else if (second < 0 || score[i] > score[second]) second = i;
-        }
-        for (int i = 0; i < 4; i++) pruned[i] = i != first && i != second;
-      }
-      const double d = u[(long long)j * k + j];
-      const double wj = wl[c];
-      const double q = pruned[c % 4] ? 0 : wj;
-      const double e = (wj - q) / d;
-      err[r * bw + c] = (float)e;
-      if (e != 0) {
-        const float* urow = u + (long long)j * k + b0;
-        for (int c2 = c + 1; c2 < bw; c2++) wl[c2] -= e * urow[c2];
-      }
-      wl[c] = q;
-    }
-    for (int c = 0; c < bw; c++) wr[c] = (float)wl[c];
-  }
+  for (long long r = twofour_global_index(); r < n; r += twofour_global_stride())
+    twofour_sparsegpt_row(w + r * k + b0, u, err + r * bw, k, b0, bw);
 }
