@@ -93,6 +93,7 @@ public final class Tuner {
     public record ShapeOutcome(GemmShapes.Shape shape, List<TuneResult> results, List<String> failures, Set<String> crashedConfigs,
                                boolean searchFailed) {}
 
+    /** {@code written}: the file written, null when nothing was measured (then nothing is written). */
     public record Outcome(List<ShapeOutcome> shapes, Sparse24Selection selection, Path written) {}
 
     private Tuner() {}
@@ -144,9 +145,14 @@ public final class Tuner {
         }
         bar.finish("done");
         Sparse24Selection sel = select(outcomes, o.dtype());
-        writeAtomically(o.out(), sel.toTsv(header(o, env, outcomes)));
         log.println();
         log.print(summary(outcomes, sel, o.dtype()));
+        if (sel.entries().isEmpty()) {
+            // an earlier run's data is better than none
+            log.println("nothing was measured: " + o.out() + " left as it was");
+            return new Outcome(outcomes, sel, null);
+        }
+        writeAtomically(o.out(), sel.toTsv(header(o, env, outcomes)));
         log.println("wrote " + o.out() + " (" + sel.entries().size() + " entries)");
         return new Outcome(outcomes, sel, o.out());
     }

@@ -143,6 +143,23 @@ class TunerTest {
     }
 
     @Test
+    void aChildThatMeasuresNothingLeavesTheOldFileAlone(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("tuning/fake.tsv");
+        Files.createDirectories(out.getParent());
+        Files.writeString(out, "# an earlier run\n1536\t512\t1\tours\n");
+        Tuner.Options o = new Tuner.Options(List.of(QKV), List.of(1), CudaDtype.F16, out, 60, true, 1, 2, 3, 1 << 20, "c");
+        Tuner.Outcome r = Tuner.run(o, ENV, fake("die:ours@1"), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                ProgressBar.NONE);
+        // dense at M=1 was measured before the child died: that is data, and it is written
+        assertEquals(List.of(new Sparse24Selection.Entry(1536, 512, 1, DENSE)), r.selection().entries());
+        Tuner.Outcome none = Tuner.run(o, ENV, args -> List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-version"),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), ProgressBar.NONE);
+        assertEquals(null, none.written());
+        assertTrue(none.shapes().getFirst().failures().getFirst().contains("before measuring"), none.shapes().getFirst().failures().toString());
+        assertEquals(List.of(new Sparse24Selection.Entry(1536, 512, 1, DENSE)), Sparse24Selection.load(out).entries(), "left as it was");
+    }
+
+    @Test
     void wrongOrUnconfiguredResultsNeverWin() {
         GemmShapes.Shape s = new GemmShapes.Shape("o", 512, 512);
         List<TuneResult> rs = List.of(
