@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * twofour tune's parent side on the CPU: shapes, selection, the written file, and what happens when the child
@@ -157,6 +158,17 @@ class TunerTest {
         assertEquals(null, none.written());
         assertTrue(none.shapes().getFirst().failures().getFirst().contains("before measuring"), none.shapes().getFirst().failures().toString());
         assertEquals(List.of(new Sparse24Selection.Entry(1536, 512, 1, DENSE)), Sparse24Selection.load(out).entries(), "left as it was");
+    }
+
+    @Test
+    void theRealChildStartsFromThisJvmsClasspathAndReportsWhyItCannotMeasure() {
+        assumeFalse(dev.twofour.cuda.Cuda.isAvailable(), "a GPU is present: TunerGpuTest runs the real child");
+        TuneChild.Args args = new TuneChild.Args(QKV, List.of(1, 16), CudaDtype.F16, Set.of(), Set.of("7:1"), true, 16, 2, 256, 1, 2, 3, 1 << 20);
+        assertEquals(args, TuneChild.Args.parse(args.toArgs().toArray(String[]::new)), "the arguments survive the command line");
+        Tuner.ChildRun run = Tuner.runChild(Tuner.sameJvm().command(args.toArgs()), 60, (m, w) -> {}, r -> {}, m -> {});
+        assertEquals(3, run.exitCode(), "the child exits 3 when it cannot measure: " + run.tail());
+        assertTrue(run.tail().stream().anyMatch(l -> l.startsWith("twofour tune child:")), run.tail().toString());
+        assertFalse(run.done());
     }
 
     @Test
