@@ -97,7 +97,9 @@ class CudaPruneEngineGpuTest {
             double agree = maskAgreement(c.weights(), g.weights());
             assertTrue(agree > 0.97, "prox mask agreement " + agree + " " + Arrays.toString(s));
             assertTrue(lg <= lc * 1.02 + 1e-12, "prox loss gpu " + lg + " cpu " + lc + " " + Arrays.toString(s));
-            assertTrue(Math.abs(g.iterations() - c.iterations()) <= 3, "prox steps gpu " + g.iterations() + " cpu " + c.iterations());
+            // λmax in fp32 vs fp64 moves the step size a little: the step where the last group empties may move too.
+            assertTrue(Math.abs(g.iterations() - c.iterations()) <= Math.max(3, c.iterations() / 10),
+                    "prox steps gpu " + g.iterations() + " cpu " + c.iterations());
             assertTrue(lg < p.loss(Baselines.magnitude(p)), "prox must beat magnitude");
         }
     }
