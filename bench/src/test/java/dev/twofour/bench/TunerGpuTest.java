@@ -40,7 +40,7 @@ class TunerGpuTest {
     void tuneWritesAnEntryPerMFromChildProcesses(@TempDir Path dir) throws Exception {
         GemmShapes.Shape shape = new GemmShapes.Shape("o", 1024, 1536);
         Path out = dir.resolve("tuning.tsv");
-        Tuner.Options o = new Tuner.Options(List.of(shape), List.of(1, 16, 64), CudaDtype.F16, out, 45, true, 3, 10, 5, 64L << 20,
+        Tuner.Options o = new Tuner.Options(List.of(shape), List.of(1, 16, 64), CudaDtype.F16, out, 90, true, 3, 10, 5, 64L << 20,
                 "TunerGpuTest");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         Tuner.Outcome r = Tuner.run(o, Tuner.Environment.detect(), Tuner.sameJvm(), new PrintStream(log, true, StandardCharsets.UTF_8),
