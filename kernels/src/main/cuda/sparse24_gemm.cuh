@@ -1,6 +1,8 @@
 // Our 2:4 decode GEMM:  Y[M][N] = X[M][K] · Wᵀ,  W [N][K] 2:4-sparse in the packed layout
 // (values [N][Kp/2], metadata [N][Kp/8] nibbles, Kp = K rounded up to 16; docs/FORMAT.md),
-// X and Y fp16 or bf16 (row strides ldx, ldy in elements), fp32 accumulation.
+// X and Y fp16 or bf16 (row strides ldx, ldy in elements), fp32 accumulation. With swiglu != 0 (classic kernel)
+// X is a fused gate|up activation [M][2K] and the GEMM input is SwiGLU of it, computed while X is staged (the
+// down projection without the swiglu launch).
 //
 // Why it is laid out so. For M <= 16 the GEMM is memory-bound: the floor is the time to read
 // 1.125 bytes per weight once. So each lane streams its weights with 16-byte loads (8 values =
@@ -143,7 +145,8 @@ template <typename Conv, int MO>
 __device__ __forceinline__ void twofour_sparse24_gemm(
     const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
     const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
-    int M, int N, int K, int sbPerSplit, float* __restrict__ ws, unsigned* __restrict__ counters, int prologue) {
+    int M, int N, int K, int sbPerSplit, float* __restrict__ ws, unsigned* __restrict__ counters, int prologue,
+    int swiglu) {
   constexpr int MT = 8 * MO;
   extern __shared__ __align__(16) uint8_t smem[];
   uint2* sel = reinterpret_cast<uint2*>(smem);            // 16 entries: nibble -> (slots 0-1, slots 2-3)
@@ -187,7 +190,22 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
       const int m = mTile * MT + mm;
       const int k = sb0 * TWOFOUR_GEMM_SB + v * 8;
       uint4 val = make_uint4(0, 0, 0, 0);
-      if (m < M) {
+      if (m < M && swiglu) {
+        // X row = gate [0, K) | up [K, 2K): the GEMM input is T(T(silu(gate)) * up), rounded as tf_swiglu does.
+        const uint16_t* src = X + (size_t)m * ldx + k;
+        uint16_t h[8];
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+          float x = 0.f;
+          if (k + e < K) {
+            const float gt = Conv::toFloat(src[e]), up = Conv::toFloat(src[K + e]);
+            x = Conv::toFloat(Conv::fromFloat(gt / (1.0f + expf(-gt)))) * up;
+          }
+          h[e] = Conv::fromFloat(x);
+        }
+        val = make_uint4(h[0] | (uint32_t)h[1] << 16, h[2] | (uint32_t)h[3] << 16,
+                         h[4] | (uint32_t)h[5] << 16, h[6] | (uint32_t)h[7] << 16);
+      } else if (m < M) {
         const uint16_t* src = X + (size_t)m * ldx + k;
         if (vecOk && k + 8 <= K) {
           val = __ldg(reinterpret_cast<const uint4*>(src));
@@ -282,8 +300,9 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
 #define TWOFOUR_SPARSE24_GEMM(NAME, CONV, MO, MIN_CTAS)                                                         \
   extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_GEMM_WARPS, MIN_CTAS)                              \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
-       int M, int N, int K, int sbPerSplit, float* ws, unsigned* counters, int prologue) {                     \
-    twofour_sparse24_gemm<CONV, MO>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters, prologue); \
+       int M, int N, int K, int sbPerSplit, float* ws, unsigned* counters, int prologue, int swiglu) {         \
+    twofour_sparse24_gemm<CONV, MO>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters, prologue,  \
+                                    swiglu);                                                                    \
   }
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt8, F16, 1, 2)
 TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt16, F16, 2, 2)

@@ -386,6 +386,35 @@ class TransformerKernelsGpuTest {
         }
     }
 
+    /** The 2:4 down projection fused with SwiGLU equals swiglu then the 2:4 GEMM, bit for bit (same rounding). */
+    @Test
+    void sparse24GemmFusedWithSwigluEqualsSwigluThenGemm() {
+        Random r = new Random(41);
+        for (CudaDtype dt : DTYPES) {
+            for (int[] nk : new int[][] {{4096, 11008}, {300, 176}, {77, 4104}}) {
+                int n = nk[0], k = nk[1];
+                Packed24 p = RandomFillRef.sparse24(dt, n, k, r.nextLong(), 0.03f);
+                DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
+                DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
+                buffers.add(vals);
+                buffers.add(meta);
+                try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels())) {
+                    for (int rows : new int[] {1, 3, 8, 13}) {
+                        DeviceBuffer gateUp = dev(rand(r, rows * 2 * k, 2f, dt), dt);
+                        DeviceBuffer act = poisoned16(rows * k), want = poisoned16(rows * n), got = poisoned16(rows * n);
+                        tk.swiglu(stream, dt, gateUp.address(), 2 * k, gateUp.address() + 2L * k, 2 * k, act.address(), k, rows, k);
+                        Sparse24Gemm.Plan plan = gemm.classicPlan(rows, n, k);
+                        gemm.run(stream, dt, act, k, vals, meta, want, n, plan);
+                        gemm.runSwiglu(stream, dt, gateUp, 2L * k, vals, meta, got, n, rows, n, k);
+                        assertArrayEquals(get(want, rows * n, dt), get(got, rows * n, dt), 0f,
+                                "fused SwiGLU + 2:4 GEMM " + dt + " " + n + "x" + k + " rows " + rows);
+                    }
+                }
+                free();
+            }
+        }
+    }
+
     @Test
     void gemvMatchesReference() {
         Random r = new Random(8);

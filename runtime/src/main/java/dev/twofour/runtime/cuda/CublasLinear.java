@@ -69,7 +69,7 @@ final class CublasLinear implements CudaLinear {
      * For a down projection: {@code y = W · swiglu(gateUp)} in one launch when our GEMV serves these rows
      * ({@code gateUp} is {@code [rows][2 in]}); false (nothing done) otherwise.
      */
-    boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) {
+    @Override public boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) {
         if (gemv == null || rows > Math.min(2, GEMV_MAX_ROWS) || (long) out * in < GEMV_MIN_ELEMENTS || outType != dtype
                 || !TransformerKernels.gemvSupports(1, in, 2 * in, gateUp.address(), weight.address())) {
             return false;

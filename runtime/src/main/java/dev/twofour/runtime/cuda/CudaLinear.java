@@ -23,5 +23,11 @@ interface CudaLinear extends AutoCloseable {
 
     void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows);
 
+    /**
+     * For a down projection: {@code y = W · swiglu(gateUp)} in one launch ({@code gateUp} is {@code [rows][2 in]},
+     * gate then up) when this layer has such a kernel for these rows; false, with nothing done, otherwise.
+     */
+    default boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) { return false; }
+
     @Override void close();
 }

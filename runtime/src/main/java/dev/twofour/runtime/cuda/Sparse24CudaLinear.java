@@ -167,7 +167,21 @@ final class Sparse24CudaLinear implements CudaLinear {
     }
 
     @Override public void prepare(int rows) {
-        if (runsOurs(rows)) gemm.reserve(gemm.plan(rows, out, in));
+        if (runsOurs(rows)) {
+            gemm.reserve(gemm.plan(rows, out, in));
+            gemm.reserve(gemm.classicPlan(rows, out, in));  // forwardSwiglu's
+        }
+    }
+
+    /**
+     * The down projection fused with SwiGLU ({@code gateUp} is {@code [rows][2 in]}) when our kernel serves these
+     * rows: SwiGLU is computed while the kernel stages its input, which saves the swiglu launch (measured on the
+     * H100: see kernels/NOTES.md). False (nothing done) otherwise.
+     */
+    @Override public boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) {
+        if (!runsOurs(rows)) return false;
+        gemm.runSwiglu(stream, dtype, gateUp, 2L * in, values, metadata, y, out, rows, out, in);
+        return true;
     }
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
