@@ -154,6 +154,7 @@ public final class BlockPruneBench {
             // 1. Capture: the block forward on every sequence, XᵀX accumulated on the GPU.
             Map<WeightNames.Linear, Hessian> hessians = new EnumMap<>(WeightNames.Linear.class);
             List<Row> rows = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
             try {
                 long c0 = System.nanoTime();
                 for (int s = 0; s < calib.length; s++) {
@@ -170,6 +171,7 @@ public final class BlockPruneBench {
                 for (int s = 0; s < timed; s++) model.block(0, model.embed(calib[s]), o.seqLen(), null);
                 double propagate = seconds(p0) * calib.length / timed;
                 log("capture + H %.1f s; propagation %.1f s (timed on %d sequences)", capture, propagate, timed);
+                if (o.out() != null) writeReport(o, full, capture, propagate, rows, failures, model.backendDescription());
 
                 // 3. Every layer with every method (± refine).
                 for (WeightNames.Linear lin : WeightNames.Linear.values()) {
@@ -179,51 +181,64 @@ public final class BlockPruneBench {
                     LayerProblem p = new LayerProblem(lin.module(), w, n, cols, h);
                     double energy = engine.outputEnergy(p);
                     for (Method m : o.methods()) {
-                        long s0 = System.nanoTime();
-                        int proxIterations = 0;
-                        double factor = 0;
-                        float[] pruned;
-                        switch (m) {
-                            case MAGNITUDE -> pruned = engine.magnitude(p);
-                            case WANDA -> pruned = engine.wanda(p);
-                            case SPARSEGPT -> {
-                                pruned = engine.sparseGpt(p, 128, 0.01);
-                                factor = engine.lastFactorSeconds();
-                            }
-                            case PROX -> {
-                                ProxSchedule d = ProxSchedule.DEFAULT;
-                                PruneEngine.ProxOutcome out = engine.prox(p, new ProxSchedule(d.tau0(), d.growth(), o.proxIterations()));
-                                pruned = out.weights();
-                                proxIterations = out.iterations();
-                            }
-                            default -> throw new IllegalStateException("unknown method " + m);
-                        }
-                        double solve = seconds(s0);
-                        if (!Masks.isTwoFour(pruned)) throw new IllegalStateException(lin.module() + ": " + m.id() + " is not 2:4 (bug)");
-                        Row plain = new Row(lin, n, cols, m, false, solve, factor, engine.loss(p, pruned) / energy, proxIterations);
-                        rows.add(plain);
-                        print(plain);
-                        if (o.refine()) {
-                            long r0 = System.nanoTime();
-                            float[] refined = engine.refine(p, pruned, o.refineIterations());
-                            Row r = new Row(lin, n, cols, m, true, solve + seconds(r0), factor, engine.loss(p, refined) / energy, proxIterations);
-                            rows.add(r);
-                            print(r);
+                        try {
+                            measure(o, engine, p, lin, energy, m, rows);
+                        } catch (RuntimeException e) {
+                            // Keep going: the other methods' numbers are still worth having.
+                            failures.add(lin.module() + " " + m.id() + ": " + e);
+                            log("FAILED %s %s: %s", lin.module(), m.id(), e);
                         }
                     }
-                    if (o.out() != null) writeReport(o, full, capture, propagate, rows, model.backendDescription());
+                    if (o.out() != null) writeReport(o, full, capture, propagate, rows, failures, model.backendDescription());
                 }
-                String md = report(o, full, capture, propagate, rows, model.backendDescription());
+                String md = report(o, full, capture, propagate, rows, failures, model.backendDescription());
                 System.out.println();
                 System.out.println(md);
                 if (o.out() != null) {
-                    writeReport(o, full, capture, propagate, rows, model.backendDescription());
+                    writeReport(o, full, capture, propagate, rows, failures, model.backendDescription());
                     log("wrote %s", o.out().toAbsolutePath());
                 }
-                return 0;
+                for (String f : failures) log("FAILED %s", f);
+                return failures.isEmpty() ? 0 : 1;
             } finally {
                 for (Hessian h : hessians.values()) h.close();
             }
+        }
+    }
+
+    /** One method (and its refinement) on one layer: appends its rows and prints them. */
+    private static void measure(Options o, CudaPruneEngine engine, LayerProblem p, WeightNames.Linear lin, double energy, Method m,
+                                List<Row> rows) {
+        long s0 = System.nanoTime();
+        int proxIterations = 0;
+        double factor = 0;
+        float[] pruned;
+        switch (m) {
+            case MAGNITUDE -> pruned = engine.magnitude(p);
+            case WANDA -> pruned = engine.wanda(p);
+            case SPARSEGPT -> {
+                pruned = engine.sparseGpt(p, 128, 0.01);
+                factor = engine.lastFactorSeconds();
+            }
+            case PROX -> {
+                ProxSchedule d = ProxSchedule.DEFAULT;
+                PruneEngine.ProxOutcome out = engine.prox(p, new ProxSchedule(d.tau0(), d.growth(), o.proxIterations()));
+                pruned = out.weights();
+                proxIterations = out.iterations();
+            }
+            default -> throw new IllegalStateException("unknown method " + m);
+        }
+        double solve = seconds(s0);
+        if (!Masks.isTwoFour(pruned)) throw new IllegalStateException(lin.module() + ": " + m.id() + " is not 2:4 (bug)");
+        Row plain = new Row(lin, p.rows(), p.cols(), m, false, solve, factor, engine.loss(p, pruned) / energy, proxIterations);
+        rows.add(plain);
+        print(plain);
+        if (o.refine()) {
+            long r0 = System.nanoTime();
+            float[] refined = engine.refine(p, pruned, o.refineIterations());
+            Row r = new Row(lin, p.rows(), p.cols(), m, true, solve + seconds(r0), factor, engine.loss(p, refined) / energy, proxIterations);
+            rows.add(r);
+            print(r);
         }
     }
 
@@ -236,13 +251,14 @@ public final class BlockPruneBench {
                 r.proxIterations() > 0 ? "  (" + r.proxIterations() + " prox steps)" : "");
     }
 
-    private static void writeReport(Options o, ModelConfig full, double capture, double propagate, List<Row> rows, String gpu) throws IOException {
+    private static void writeReport(Options o, ModelConfig full, double capture, double propagate, List<Row> rows, List<String> failures,
+                                    String gpu) throws IOException {
         Path parent = o.out().toAbsolutePath().getParent();
         if (parent != null) Files.createDirectories(parent);
-        Files.writeString(o.out(), report(o, full, capture, propagate, rows, gpu));
+        Files.writeString(o.out(), report(o, full, capture, propagate, rows, failures, gpu));
     }
 
-    static String report(Options o, ModelConfig full, double capture, double propagate, List<Row> rows, String gpu) {
+    static String report(Options o, ModelConfig full, double capture, double propagate, List<Row> rows, List<String> failures, String gpu) {
         StringBuilder sb = new StringBuilder();
         int layersDone = (int) rows.stream().map(Row::layer).distinct().count();
         sb.append("# Pruning one ").append(o.preset()).append(" block on the GPU\n\n");
@@ -272,6 +288,10 @@ public final class BlockPruneBench {
             sb.append(String.format(Locale.ROOT, "| %s | %dx%d | %s%s | %.2f | %.5f | %s |%n", r.layer().module(), r.rows(), r.cols(),
                     r.method().id(), r.refined() ? " + refine" : "", r.seconds(), r.relativeLoss(),
                     r.proxIterations() > 0 ? Integer.toString(r.proxIterations()) : "-"));
+        }
+        if (!failures.isEmpty()) {
+            sb.append("\nFailed:\n\n");
+            for (String f : failures) sb.append("- ").append(f).append('\n');
         }
         return sb.toString();
     }

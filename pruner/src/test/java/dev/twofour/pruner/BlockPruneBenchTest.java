@@ -62,10 +62,11 @@ class BlockPruneBenchTest {
                 new BlockPruneBench.Row(WeightNames.Linear.Q, 8, 8, Method.WANDA, false, 1.5, 0, 0.2, 0),
                 new BlockPruneBench.Row(WeightNames.Linear.K, 8, 8, Method.WANDA, false, 2.5, 0, 0.4, 0),
                 new BlockPruneBench.Row(WeightNames.Linear.Q, 8, 8, Method.PROX, true, 6.0, 0, 0.1, 57));
-        String md = BlockPruneBench.report(o, ModelConfig.preset("llama2-7b"), 10, 2, rows, "test GPU");
+        String md = BlockPruneBench.report(o, ModelConfig.preset("llama2-7b"), 10, 2, rows, List.of("down_proj sparsegpt: boom"), "test GPU");
         // wanda: solve 4.0, block 10 + 4 + 2 = 16 s, ×32 = 8.5 min, mean loss 0.3.
         assertTrue(md.contains("| wanda | 4.0 | - | 16.0 | 8.5 | 0.30000 |"), md);
         assertTrue(md.contains("| prox + refine | 6.0 | - | 18.0 | 9.6 | 0.10000 |"), md);
         assertTrue(md.contains("| self_attn.q_proj | 8x8 | prox + refine | 6.00 | 0.10000 | 57 |"), md);
+        assertTrue(md.contains("- down_proj sparsegpt: boom"), md);
     }
 }
