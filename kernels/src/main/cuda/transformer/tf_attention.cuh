@@ -206,6 +206,255 @@ __device__ void attn_combine(const float* __restrict__ partO, const float* __res
     out[(size_t)b * outStride + (size_t)h * HD + d] = from_f<T>(den > 0.f ? num / den : 0.f);
 }
 
+// ---- Decode attention in one launch (the default; attn_decode + attn_combine above are the legacy pair) ----
+//
+// grid (numKvHeads, rows, numSplits), block 128; MAXG (1, 2, 4, 8) >= query heads per KV head sizes the registers. Same split of the KV range as attn_decode (chunks of a multiple
+// of 16 positions, following the live length), but laid out for latency, because at decode sizes every block
+// does one or two tiles and the time is round trips, not bytes:
+//  - each warp keeps its own online softmax over its positions: no __syncthreads inside the KV loop;
+//  - a lane holds 8 elements (16 bytes) of K AND of V of the positions it scores, loaded together, and the next
+//    tile's K/V are loaded before the current tile is computed (two tiles in flight per warp);
+//  - the splits are merged by the last block of a (kvHead, row) to finish, found with an arrival counter
+//    (counters[row * numKvHeads + kvHead], reset to 0 by that block, so graph replays find zeros), instead of a
+//    second launch; a row whose live length fits one split writes its output directly.
+// Fused RoPE + KV append (invFreq != null): q is read unrotated and rotated on the way into shared memory, and the
+// block whose split holds position kvLens[row]-1 (the new token) rotates k, writes k and v into the cache slot of
+// that position (from the block table) and only then loads its tiles (__syncthreads makes its own writes
+// visible to it; no other block reads that position). Rounding as tf_rope_append then attn_decode: the rotated
+// q and k are rounded to T.
+constexpr int DEC1_PASSES = 4;  // positions per lane per tile
+
+template <typename T, int HD>
+struct Dec1Tile {
+    uint4 k[DEC1_PASSES];
+    uint4 v[DEC1_PASSES];
+};
+
+template <typename T, int HD>
+__device__ __forceinline__ void dec1_load(Dec1Tile<T, HD>& t, int t0, int end, const T* __restrict__ kBase,
+                                          const T* __restrict__ vBase, const int* __restrict__ table, int blockSize,
+                                          int kvDim, int warp, int sub, int part) {
+    constexpr int LP = HD / 8, PPW = 32 / LP, NWARP = ATT_THREADS / 32;
+#pragma unroll
+    for (int pass = 0; pass < DEC1_PASSES; pass++) {
+        const int p = t0 + (pass * NWARP + warp) * PPW + sub;
+        if (p < end) {
+            const size_t off = (size_t)(table[p / blockSize] * blockSize + p % blockSize) * kvDim + part * 8;
+            t.k[pass] = *reinterpret_cast<const uint4*>(kBase + off);
+            t.v[pass] = *reinterpret_cast<const uint4*>(vBase + off);
+        } else {
+            t.k[pass] = make_uint4(0u, 0u, 0u, 0u);
+            t.v[pass] = make_uint4(0u, 0u, 0u, 0u);
+        }
+    }
+}
+
+// One tile into this warp's running state: m (max, log2 units, uniform over the warp), l and acc (this lane's
+// position subset: summed over the subsets at the end).
+template <typename T, int HD, int MAXG>
+__device__ __forceinline__ void dec1_compute(const Dec1Tile<T, HD>& t, int t0, int end, int G, const float (*sq)[HD],
+                                             float* m, float* l, float (*acc)[8], int warp, int sub, int part) {
+    constexpr int LP = HD / 8, PPW = 32 / LP, NWARP = ATT_THREADS / 32;
+#pragma unroll
+    for (int g = 0; g < MAXG; g++) {
+        if (g < G) {  // uniform across the block
+            float qf[8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) qf[j] = sq[g][part * 8 + j];
+            float s[DEC1_PASSES];
+            float mx = -INFINITY;
+#pragma unroll
+            for (int pass = 0; pass < DEC1_PASSES; pass++) {
+                const T* e = reinterpret_cast<const T*>(&t.k[pass]);
+                float dot = 0.f;
+#pragma unroll
+                for (int j = 0; j < 8; j++) dot += to_f(e[j]) * qf[j];
+#pragma unroll
+                for (int o = LP / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+                const int p = t0 + (pass * NWARP + warp) * PPW + sub;
+                s[pass] = p < end ? dot : -INFINITY;
+                mx = fmaxf(mx, s[pass]);
+            }
+#pragma unroll
+            for (int o = LP; o < 32; o <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            const float mNew = fmaxf(m[g], mx);
+            const float mUse = mNew == -INFINITY ? 0.f : mNew;  // a warp with no valid position yet
+            const float alpha = exp2f(m[g] - mUse);             // 0 while m is -inf
+            m[g] = mNew;
+            float psum = 0.f;
+#pragma unroll
+            for (int e = 0; e < 8; e++) acc[g][e] *= alpha;
+#pragma unroll
+            for (int pass = 0; pass < DEC1_PASSES; pass++) {
+                const float pr = exp2f(s[pass] - mUse);
+                psum += pr;
+                const T* e = reinterpret_cast<const T*>(&t.v[pass]);
+#pragma unroll
+                for (int j = 0; j < 8; j++) acc[g][j] += pr * to_f(e[j]);
+            }
+            l[g] = l[g] * alpha + psum;
+        }
+    }
+}
+
+template <typename T, int HD, int MAXG>
+__device__ void attn_decode1(const T* __restrict__ q, int qStride, const T* __restrict__ kNew, int kStride,
+                             const T* __restrict__ vNew, int vStride, const int* __restrict__ positions,
+                             const float* __restrict__ invFreq, T* kCache, T* vCache,
+                             const int* __restrict__ blockTables, int maxBlocks, const int* __restrict__ kvLens,
+                             int blockSize, int numHeads, int numKvHeads, float scaleLog2, int numSplits,
+                             float* partO, float* partML, int* counters, T* out, int outStride) {
+    constexpr int LP = HD / 8, PPW = 32 / LP, NWARP = ATT_THREADS / 32;
+    constexpr int TILE = NWARP * PPW * DEC1_PASSES;  // 32 positions (head_dim 128), 64 (head_dim 64)
+    constexpr int HALF = HD / 2;
+    __shared__ float sq[MAXG][HD];
+    __shared__ float wacc[NWARP][MAXG][HD];
+    __shared__ float wm[NWARP][MAXG], wl[NWARP][MAXG];
+    __shared__ int sLast;
+
+    const int kvh = blockIdx.x, b = blockIdx.y, split = blockIdx.z;
+    const int G = numHeads / numKvHeads;
+    const int kvDim = numKvHeads * HD;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int sub = lane / LP, part = lane % LP;
+    const int len = kvLens[b];
+    T* outRow = out + (size_t)b * outStride + (size_t)kvh * G * HD;
+    if (len <= 0) {  // no keys: zeros, written once
+        if (split == 0) for (int i = tid; i < G * HD; i += ATT_THREADS) outRow[i] = from_f<T>(0.f);
+        return;
+    }
+    int chunk = (len + numSplits - 1) / numSplits;
+    chunk = (chunk + 15) / 16 * 16;
+    const int used = (len + chunk - 1) / chunk;  // splits with positions; the others have nothing to do
+    if (split >= used) return;
+    const int begin = split * chunk;
+    const int end = min(len, begin + chunk);
+    const int* table = blockTables + (size_t)b * maxBlocks;
+    const T* kBase = kCache + (size_t)kvh * HD;
+    const T* vBase = vCache + (size_t)kvh * HD;
+    const bool fused = invFreq != nullptr;
+    const bool writer = fused && split == used - 1;  // holds position len-1, the token being appended
+
+    Dec1Tile<T, HD> ta, tb;
+    if (!writer) dec1_load<T, HD>(ta, begin, end, kBase, vBase, table, blockSize, kvDim, warp, sub, part);
+
+    const T* qb = q + (size_t)b * qStride + (size_t)kvh * G * HD;
+    if (fused) {
+        const float pos = (float)positions[b];
+        for (int i = tid; i < G * HALF; i += ATT_THREADS) {
+            const int g = i / HALF, j = i - g * HALF;
+            float sn, cs;
+            sincosf(pos * invFreq[j], &sn, &cs);
+            const float a = to_f(qb[g * HD + j]), c = to_f(qb[g * HD + j + HALF]);
+            sq[g][j] = round_t<T>(a * cs - c * sn) * scaleLog2;
+            sq[g][j + HALF] = round_t<T>(c * cs + a * sn) * scaleLog2;
+        }
+        if (writer) {
+            const int p = len - 1;
+            const size_t off = (size_t)(table[p / blockSize] * blockSize + p % blockSize) * kvDim + (size_t)kvh * HD;
+            const T* kr = kNew + (size_t)b * kStride + (size_t)kvh * HD;
+            const T* vr = vNew + (size_t)b * vStride + (size_t)kvh * HD;
+            for (int j = tid; j < HALF; j += ATT_THREADS) {
+                float sn, cs;
+                sincosf(pos * invFreq[j], &sn, &cs);
+                const float a = to_f(kr[j]), c = to_f(kr[j + HALF]);
+                kCache[off + j] = from_f<T>(a * cs - c * sn);
+                kCache[off + j + HALF] = from_f<T>(c * cs + a * sn);
+            }
+            for (int d = tid; d < HD; d += ATT_THREADS) vCache[off + d] = vr[d];
+        }
+    } else {
+        for (int i = tid; i < G * HD; i += ATT_THREADS) sq[i / HD][i % HD] = to_f(qb[i]) * scaleLog2;
+    }
+    __syncthreads();  // sq ready; the writer's cache stores visible to the whole block
+    if (writer) dec1_load<T, HD>(ta, begin, end, kBase, vBase, table, blockSize, kvDim, warp, sub, part);
+
+    float m[MAXG], l[MAXG], acc[MAXG][8];
+#pragma unroll
+    for (int g = 0; g < MAXG; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.f;
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[g][e] = 0.f;
+    }
+    // two register tiles, alternating: the loads of tile i+1 are in flight while tile i is computed
+    for (int t0 = begin; t0 < end; t0 += 2 * TILE) {
+        if (t0 + TILE < end) dec1_load<T, HD>(tb, t0 + TILE, end, kBase, vBase, table, blockSize, kvDim, warp, sub, part);
+        dec1_compute<T, HD, MAXG>(ta, t0, end, G, sq, m, l, acc, warp, sub, part);
+        if (t0 + TILE >= end) break;
+        if (t0 + 2 * TILE < end) dec1_load<T, HD>(ta, t0 + 2 * TILE, end, kBase, vBase, table, blockSize, kvDim, warp, sub, part);
+        dec1_compute<T, HD, MAXG>(tb, t0 + TILE, end, G, sq, m, l, acc, warp, sub, part);
+    }
+
+    // this warp's state: sum l and acc over the lanes' position subsets, then to shared memory
+#pragma unroll
+    for (int g = 0; g < MAXG; g++) {
+        if (g < G) {
+#pragma unroll
+            for (int o = LP; o < 32; o <<= 1) {
+                l[g] += __shfl_xor_sync(0xffffffffu, l[g], o);
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[g][e] += __shfl_xor_sync(0xffffffffu, acc[g][e], o);
+            }
+            if (sub == 0) {
+#pragma unroll
+                for (int e = 0; e < 8; e++) wacc[warp][g][part * 8 + e] = acc[g][e];
+                if (part == 0) { wm[warp][g] = m[g]; wl[warp][g] = l[g]; }
+            }
+        }
+    }
+    __syncthreads();
+    const size_t rowBase = (size_t)b * numHeads + (size_t)kvh * G;  // (b, first head of the group)
+    for (int i = tid; i < G * HD; i += ATT_THREADS) {
+        const int g = i / HD, d = i - g * HD;
+        float M = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < NWARP; w++) M = fmaxf(M, wm[w][g]);
+        const float mUse = M == -INFINITY ? 0.f : M;
+        float o = 0.f, L = 0.f;
+#pragma unroll
+        for (int w = 0; w < NWARP; w++) {
+            const float sc = exp2f(wm[w][g] - mUse);
+            o += wacc[w][g][d] * sc;
+            L += wl[w][g] * sc;
+        }
+        if (used == 1) {
+            outRow[i] = from_f<T>(L > 0.f ? o / L : 0.f);
+        } else {
+            const size_t ps = (rowBase + g) * numSplits + split;
+            partO[ps * HD + d] = o;
+            if (d == 0) { partML[ps * 2] = M; partML[ps * 2 + 1] = L; }
+        }
+    }
+    if (used == 1) return;
+    // the last of the `used` blocks of (kvHead, row) to arrive merges the splits
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        int* counter = counters + (size_t)b * numKvHeads + kvh;
+        const int last = atomicAdd(counter, 1) == used - 1;
+        if (last) *counter = 0;  // every block of this launch has arrived: ready for the next launch
+        sLast = last;
+    }
+    __syncthreads();
+    if (!sLast) return;
+    __threadfence();
+    for (int i = tid; i < G * HD; i += ATT_THREADS) {
+        const int g = i / HD, d = i - g * HD;
+        const size_t base = (rowBase + g) * numSplits;
+        float M = -INFINITY;
+        for (int s = 0; s < used; s++) M = fmaxf(M, __ldcg(&partML[(base + s) * 2]));
+        const float mUse = M == -INFINITY ? 0.f : M;
+        float num = 0.f, den = 0.f;
+        for (int s = 0; s < used; s++) {
+            const float w = exp2f(__ldcg(&partML[(base + s) * 2]) - mUse);
+            den += w * __ldcg(&partML[(base + s) * 2 + 1]);
+            num += w * __ldcg(&partO[(base + s) * HD + d]);
+        }
+        outRow[i] = from_f<T>(den > 0.f ? num / den : 0.f);
+    }
+}
+
 template <typename T>
 __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
     if constexpr (sizeof(T) == 2 && std::is_same<T, f16>::value) {
@@ -411,3 +660,23 @@ TF_ATTENTION(tf::f16, f16, 128)
 TF_ATTENTION(tf::bf16, bf16, 64)
 TF_ATTENTION(tf::bf16, bf16, 128)
 #undef TF_ATTENTION
+
+#define TF_ATTN_DECODE1(T, SUF, HD, MAXG)                                                                          \
+extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode1_##SUF##_hd##HD##_g##MAXG(const T* q, \
+        int qStride, const T* kNew, int kStride, const T* vNew, int vStride, const int* positions,                  \
+        const float* invFreq, T* kCache, T* vCache, const int* blockTables, int maxBlocks, const int* kvLens,       \
+        int blockSize, int numHeads, int numKvHeads, float scaleLog2, int numSplits, float* partO, float* partML,   \
+        int* counters, T* out, int outStride) {                                                                     \
+    twofour_pdl_enter();                                                                                            \
+    tf::attn_decode1<T, HD, MAXG>(q, qStride, kNew, kStride, vNew, vStride, positions, invFreq, kCache, vCache,     \
+                                  blockTables, maxBlocks, kvLens, blockSize, numHeads, numKvHeads, scaleLog2,       \
+                                  numSplits, partO, partML, counters, out, outStride);                              \
+}
+#define TF_ATTN_DECODE1_G(T, SUF, HD) \
+    TF_ATTN_DECODE1(T, SUF, HD, 1) TF_ATTN_DECODE1(T, SUF, HD, 2) TF_ATTN_DECODE1(T, SUF, HD, 4) TF_ATTN_DECODE1(T, SUF, HD, 8)
+TF_ATTN_DECODE1_G(tf::f16, f16, 64)
+TF_ATTN_DECODE1_G(tf::f16, f16, 128)
+TF_ATTN_DECODE1_G(tf::bf16, bf16, 64)
+TF_ATTN_DECODE1_G(tf::bf16, bf16, 128)
+#undef TF_ATTN_DECODE1_G
+#undef TF_ATTN_DECODE1

@@ -148,7 +148,8 @@ public final class TransformerKernels {
      * Decode attention (one query token per row): row r's query at {@code q + r*qStride} (numHeads × headDim),
      * its keys are positions 0..kvLens[r]-1 of its sequence in the paged cache ({@code blockTables}: int32
      * [rows][maxBlocks]). Output {@code out + r*outStride} (numHeads × headDim). {@code scratch}: fp32
-     * {@link #decodeScratchFloats} floats. A row with kvLens 0 gives zeros. Two launches: splits, combine.
+     * {@link #decodeScratchFloats} floats. A row with kvLens 0 gives zeros. Two launches: splits, combine (the legacy
+     * variant; the overload with arrival counters does it in one).
      */
     public void attentionDecode(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, long kCache,
                                 long vCache, long blockTables, int maxBlocks, long kvLens, int blockSize,
@@ -171,6 +172,134 @@ public final class TransformerKernels {
                         .ptr(partO).ptr(partML));
         kernels.launchDependent(fn("tf_attn_combine_" + s), Dim3.of(numHeads, rows), Dim3.of(headDim), 0, stream,
                 new KernelArgs().ptr(partO).ptr(partML).i32(numSplits).i32(numHeads).ptr(out).i32(outStride));
+    }
+
+    /** Decode attention variants, chosen with {@code -Dtwofour.attn.decode=fused|single|legacy} (A/B measurements). */
+    public enum DecodeAttention {
+        /** RoPE, KV append and attention with the split merge in one launch (default). */
+        FUSED,
+        /** RoPE + KV append launch, then attention with the split merge in one launch. */
+        SINGLE,
+        /** RoPE + KV append launch, attention splits launch, combine launch (the first version). */
+        LEGACY;
+
+        static DecodeAttention fromProperty() {
+            String v = System.getProperty("twofour.attn.decode", "fused");
+            try {
+                return valueOf(v.trim().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("-Dtwofour.attn.decode=" + v + " is not a decode attention variant; use fused, single or legacy");
+            }
+        }
+    }
+
+    private final DecodeAttention decodeAttention = DecodeAttention.fromProperty();
+
+    /** The decode attention variant {@link #ropeAppendAttentionDecode} runs. */
+    public DecodeAttention decodeAttention() { return decodeAttention; }
+
+    /**
+     * Int32 arrival counters the one-launch decode attention needs for {@code rows} sequences: one per (row, KV
+     * head). Zero them once after allocating (outside graph capture); every launch leaves them zero again.
+     */
+    public static long decodeCounterInts(int rows, int numKvHeads) {
+        return (long) rows * numKvHeads;
+    }
+
+    private static int groupVariant(int group) {
+        return group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
+    }
+
+    /**
+     * Decode attention in one launch: as {@link #attentionDecode(CudaStream, CudaDtype, int, long, int, long, long, long,
+     * int, long, int, int, int, int, int, long, long, int) attentionDecode}, with the splits merged by the last block
+     * to finish. {@code counters}: int32 {@link #decodeCounterInts} elements, zero before the first launch.
+     */
+    public void attentionDecode(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, long kCache,
+                                long vCache, long blockTables, int maxBlocks, long kvLens, int blockSize,
+                                int numHeads, int numKvHeads, int headDim, int numSplits, long scratch, long counters,
+                                long out, int outStride) {
+        launchDecode1(stream, dtype, rows, q, qStride, 0L, 0, 0L, 0, 0L, 0L, kCache, vCache, blockTables, maxBlocks,
+                kvLens, blockSize, numHeads, numKvHeads, headDim, numSplits, scratch, counters, out, outStride);
+    }
+
+    /**
+     * RoPE, KV-cache append and decode attention in one launch. Row r's unrotated q heads are at
+     * {@code q + r*qStride}, the new token's unrotated k and its v at {@code k + r*kStride}, {@code v + r*vStride}
+     * (numKvHeads heads each); the token is position {@code kvLens[r]-1} of its sequence: k (rotated) and v are
+     * written to that position's cache slot (from the block table), and q (rotated) attends to positions
+     * 0..kvLens[r]-1. {@code positions}: int32 [rows], the RoPE positions; {@code invFreq}: fp32 [headDim/2].
+     * Same results as {@link #ropeAppend} then {@link #attentionDecode}; q and k in place are left unrotated.
+     */
+    public void ropeAttentionDecode(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, long k, int kStride,
+                                    long v, int vStride, long positions, long invFreq, long kCache, long vCache,
+                                    long blockTables, int maxBlocks, long kvLens, int blockSize, int numHeads,
+                                    int numKvHeads, int headDim, int numSplits, long scratch, long counters, long out,
+                                    int outStride) {
+        if (k == 0 || v == 0 || positions == 0 || invFreq == 0) {
+            throw new IllegalArgumentException("ropeAttentionDecode needs k, v, positions and invFreq (got a null address)");
+        }
+        launchDecode1(stream, dtype, rows, q, qStride, k, kStride, v, vStride, positions, invFreq, kCache, vCache,
+                blockTables, maxBlocks, kvLens, blockSize, numHeads, numKvHeads, headDim, numSplits, scratch, counters,
+                out, outStride);
+    }
+
+    private void launchDecode1(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, long k, int kStride,
+                               long v, int vStride, long positions, long invFreq, long kCache, long vCache,
+                               long blockTables, int maxBlocks, long kvLens, int blockSize, int numHeads,
+                               int numKvHeads, int headDim, int numSplits, long scratch, long counters, long out,
+                               int outStride) {
+        if (rows <= 0) return;
+        checkHeadDim(headDim);
+        checkGroups(numHeads, numKvHeads);
+        int group = numHeads / numKvHeads;
+        if (group > MAX_GROUP) {
+            throw new IllegalArgumentException("decode attention supports up to " + MAX_GROUP
+                    + " query heads per KV head, the model has " + group);
+        }
+        if (counters == 0) {
+            throw new IllegalArgumentException("the one-launch decode attention needs its arrival counters (decodeCounterInts, zeroed once)");
+        }
+        if (numSplits < 1) throw new IllegalArgumentException("numSplits must be >= 1, got " + numSplits);
+        float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
+        long partO = scratch;
+        long partML = scratch + (long) rows * numHeads * numSplits * headDim * 4L;
+        kernels.launchDependent(fn("tf_attn_decode1_" + sfx(dtype) + "_hd" + headDim + "_g" + groupVariant(group)),
+                Dim3.of(numKvHeads, rows, numSplits), Dim3.of(ATT_THREADS), 0, stream,
+                new KernelArgs().ptr(q).i32(qStride).ptr(k).i32(kStride).ptr(v).i32(vStride).ptr(positions).ptr(invFreq)
+                        .ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks).ptr(kvLens).i32(blockSize)
+                        .i32(numHeads).i32(numKvHeads).f32(scaleLog2).i32(numSplits).ptr(partO).ptr(partML)
+                        .ptr(counters).ptr(out).i32(outStride));
+    }
+
+    /**
+     * The attention part of a decode layer, as {@link #decodeAttention()} says: {@link #ropeAttentionDecode} (one
+     * launch), or {@link #ropeAppend} followed by the one-launch or the legacy two-launch {@link #attentionDecode}.
+     * Arguments as those methods'; {@code slots} (int32 [rows], the cache slot of each new token, the slot of
+     * position kvLens[r]-1) is what {@link #ropeAppend} writes to; {@code counters} may be 0 only for LEGACY.
+     */
+    public void ropeAppendAttentionDecode(CudaStream stream, CudaDtype dtype, int rows, long q, int qStride, long k,
+                                          int kStride, long v, int vStride, long positions, long slots, long invFreq,
+                                          long kCache, long vCache, long blockTables, int maxBlocks, long kvLens,
+                                          int blockSize, int numHeads, int numKvHeads, int headDim, int numSplits,
+                                          long scratch, long counters, long out, int outStride) {
+        switch (decodeAttention) {
+            case FUSED -> ropeAttentionDecode(stream, dtype, rows, q, qStride, k, kStride, v, vStride, positions, invFreq,
+                    kCache, vCache, blockTables, maxBlocks, kvLens, blockSize, numHeads, numKvHeads, headDim, numSplits,
+                    scratch, counters, out, outStride);
+            case SINGLE -> {
+                ropeAppend(stream, dtype, rows, q, qStride, numHeads, k, kStride, v, vStride, numKvHeads, true, positions,
+                        slots, kCache, vCache, invFreq, headDim);
+                attentionDecode(stream, dtype, rows, q, qStride, kCache, vCache, blockTables, maxBlocks, kvLens, blockSize,
+                        numHeads, numKvHeads, headDim, numSplits, scratch, counters, out, outStride);
+            }
+            case LEGACY -> {
+                ropeAppend(stream, dtype, rows, q, qStride, numHeads, k, kStride, v, vStride, numKvHeads, true, positions,
+                        slots, kCache, vCache, invFreq, headDim);
+                attentionDecode(stream, dtype, rows, q, qStride, kCache, vCache, blockTables, maxBlocks, kvLens, blockSize,
+                        numHeads, numKvHeads, headDim, numSplits, scratch, out, outStride);
+            }
+        }
     }
 
     /**

@@ -294,6 +294,151 @@ class TransformerKernelsGpuTest {
         }
     }
 
+    /** Query heads, KV heads, head dim: group 1, 4, 8 and 3 (runs the group-4 variant), both head sizes. */
+    static final int[][] DECODE1_SHAPES = {{8, 8, 128}, {16, 4, 64}, {32, 4, 128}, {12, 4, 128}};
+
+    /**
+     * The one-launch decode attention (splits merged by the last block through arrival counters) against the
+     * reference, at contexts around the 16-position chunk and 32/64-position tile edges, long contexts, an empty
+     * row, batch 8 and 1, paged caches (blocks of 16 and 512 positions); the counters must be back at zero after each launch.
+     */
+    @Test
+    void oneLaunchDecodeAttentionMatchesReference() {
+        Random r = new Random(51);
+        for (CudaDtype dt : DTYPES) {
+            for (int[] sh : DECODE1_SHAPES) {
+                for (int[] lens : new int[][] {{1, 15, 16, 17, 0, 255, 1000, 4096}, {200}, {33, 64, 65, 3000, 31}}) {
+                    for (int bs : new int[] {16, 512}) {  // 512: one block per sequence for the short ones (CudaModel's layout)
+                        checkOneLaunchDecode(r, dt, sh[0], sh[1], sh[2], lens, bs);
+                    }
+                }
+            }
+        }
+    }
+
+    void checkOneLaunchDecode(Random r, CudaDtype dt, int nh, int nkv, int hd, int[] lens, int bs) {
+        int[] nb = new int[1];
+        int[][] tables = blockTables(r, lens, bs, nb);
+        int maxBlocks = 1;
+        for (int[] t : tables) maxBlocks = Math.max(maxBlocks, t.length);
+        int kvDim = nkv * hd, slots = nb[0] * bs, rows = lens.length, qStride = nh * hd + 3;  // awkward q row stride
+        float[] kc = rand(r, slots * kvDim, 1f, dt), vc = rand(r, slots * kvDim, 1f, dt);
+        float[] q = rand(r, rows * qStride, 1.5f, dt);
+        DeviceBuffer dk = dev(kc, dt), dv = dev(vc, dt), dq = dev(q, dt), out = poisoned16(rows * nh * hd);
+        DeviceBuffer tab = devI32(flatten(tables, maxBlocks)), dl = devI32(lens);
+        DeviceBuffer counters = devI32(new int[(int) TransformerKernels.decodeCounterInts(rows, nkv)]);
+        float[][] refs = new float[rows][];
+        for (int b = 0; b < rows; b++) {
+            if (lens[b] == 0) continue;
+            float[] qb = java.util.Arrays.copyOfRange(q, b * qStride, b * qStride + nh * hd);
+            refs[b] = TransformerRef.attention(qb, nh * hd, 1, lens[b], kc, vc, tables[b], bs, nh, nkv, hd);
+        }
+        for (int splits : new int[] {1, 3, 7, tk.decodeSplits(rows, nkv, 4096), 64}) {
+            DeviceBuffer scratch = DeviceBuffer.allocate(TransformerKernels.decodeScratchFloats(rows, nh, hd, splits) * 4);
+            buffers.add(scratch);
+            out.memset((byte) 0x7F);
+            tk.attentionDecode(stream, dt, rows, dq.address(), qStride, dk.address(), dv.address(), tab.address(),
+                    maxBlocks, dl.address(), bs, nh, nkv, hd, splits, scratch.address(), counters.address(), out.address(), nh * hd);
+            float[] got = get(out, rows * nh * hd, dt);
+            for (int b = 0; b < rows; b++) {
+                float[] gb = java.util.Arrays.copyOfRange(got, b * nh * hd, (b + 1) * nh * hd);
+                String what = "one-launch decode " + dt + " " + nh + "/" + nkv + "x" + hd + " len " + lens[b] + " block "
+                        + bs + " splits " + splits;
+                if (lens[b] == 0) {
+                    for (float g : gb) assertEquals(0f, g, 0f, what + ": empty sequence gives zeros");
+                } else {
+                    assertClose(refs[b], gb, dt == CudaDtype.F16 ? 3e-3 : 1.5e-2, what);
+                }
+            }
+            assertArrayEquals(new int[rows * nkv], getI32(counters, rows * nkv), "arrival counters are left at zero");
+        }
+        free();
+    }
+
+    /**
+     * RoPE + KV append + decode attention in one launch equals rotating q and k (reference RoPE), writing k and v
+     * at position kvLens-1 and attending (reference attention); the cache slot of the new token is written with the
+     * rotated k and with v, nothing else in the cache changes. Also replayed from a CUDA graph (counters reset).
+     */
+    @Test
+    void fusedRopeAttentionDecodeMatchesRopeAppendThenAttention() {
+        Random r = new Random(52);
+        for (CudaDtype dt : DTYPES) {
+            for (int[] sh : DECODE1_SHAPES) {
+                for (int[] lens : new int[][] {{1, 17, 0, 255, 1000, 4096, 16}, {129}}) {
+                    checkFusedDecode(r, dt, sh[0], sh[1], sh[2], lens, 16);
+                    checkFusedDecode(r, dt, sh[0], sh[1], sh[2], lens, 512);
+                }
+            }
+        }
+    }
+
+    void checkFusedDecode(Random r, CudaDtype dt, int nh, int nkv, int hd, int[] lens, int bs) {
+        int[] nb = new int[1];
+        int[][] tables = blockTables(r, lens, bs, nb);
+        int maxBlocks = 1;
+        for (int[] t : tables) maxBlocks = Math.max(maxBlocks, t.length);
+        int qDim = nh * hd, kvDim = nkv * hd, width = qDim + 2 * kvDim, slots = nb[0] * bs, rows = lens.length;
+        float[] kc = rand(r, slots * kvDim, 1f, dt), vc = rand(r, slots * kvDim, 1f, dt);
+        float[] qkv = rand(r, rows * width, 1f, dt);
+        int[] pos = new int[rows];
+        for (int b = 0; b < rows; b++) pos[b] = Math.max(0, lens[b] - 1);
+        float[] inv = new float[hd / 2];
+        for (int j = 0; j < inv.length; j++) inv[j] = (float) Math.pow(10000.0, -2.0 * j / hd);
+        // reference: rotate q and k heads, write k and v of the new token, attend
+        float[] rot = qkv.clone();
+        TransformerRef.rope(dt, rot, width, rows, nh + nkv, hd, pos, inv);
+        float[] kRef = kc.clone(), vRef = vc.clone();
+        for (int b = 0; b < rows; b++) {
+            if (lens[b] == 0) continue;
+            int p = lens[b] - 1, slot = tables[b][p / bs] * bs + p % bs;
+            System.arraycopy(rot, b * width + qDim, kRef, slot * kvDim, kvDim);
+            System.arraycopy(qkv, b * width + qDim + kvDim, vRef, slot * kvDim, kvDim);
+        }
+        DeviceBuffer dqkv = dev(qkv, dt), dk = dev(kc, dt), dv = dev(vc, dt), out = poisoned16(rows * qDim);
+        DeviceBuffer tab = devI32(flatten(tables, maxBlocks)), dl = devI32(lens), dpos = devI32(pos), dinv = devF32(inv);
+        DeviceBuffer counters = devI32(new int[(int) TransformerKernels.decodeCounterInts(rows, nkv)]);
+        int splits = tk.decodeSplits(rows, nkv, 4096);
+        DeviceBuffer scratch = DeviceBuffer.allocate(TransformerKernels.decodeScratchFloats(rows, nh, hd, splits) * 4);
+        buffers.add(scratch);
+        long base = dqkv.address();
+        int mb = maxBlocks;
+        Runnable launch = () -> tk.ropeAttentionDecode(stream, dt, rows, base, width, base + qDim * 2L, width,
+                base + (qDim + kvDim) * 2L, width, dpos.address(), dinv.address(), dk.address(), dv.address(), tab.address(),
+                mb, dl.address(), bs, nh, nkv, hd, splits, scratch.address(), counters.address(), out.address(), qDim);
+        String what = "fused rope+attention " + dt + " " + nh + "/" + nkv + "x" + hd + " block " + bs;
+        launch.run();
+        float[] got = get(out, rows * qDim, dt);
+        for (int b = 0; b < rows; b++) {
+            float[] gb = java.util.Arrays.copyOfRange(got, b * qDim, (b + 1) * qDim);
+            if (lens[b] == 0) {
+                for (float g : gb) assertEquals(0f, g, 0f, what + ": empty sequence gives zeros");
+                continue;
+            }
+            float[] qb = java.util.Arrays.copyOfRange(rot, b * width, b * width + qDim);
+            float[] ref = TransformerRef.attention(qb, qDim, 1, lens[b], kRef, vRef, tables[b], bs, nh, nkv, hd);
+            assertClose(ref, gb, dt == CudaDtype.F16 ? 4e-3 : 2e-2, what + " len " + lens[b]);
+        }
+        float[] kGot = get(dk, slots * kvDim, dt), vGot = get(dv, slots * kvDim, dt);
+        assertClose(kRef, kGot, ulpTol(dt), what + ": k cache");
+        assertArrayEquals(vRef, vGot, 0f, what + ": v cache");
+        for (int b = 0; b < rows; b++) {  // untouched positions are bit for bit what they were
+            if (lens[b] < 2) continue;
+            int slot = tables[b][0] * bs;
+            for (int c = 0; c < kvDim; c++) assertEquals(kc[slot * kvDim + c], kGot[slot * kvDim + c], 0f, what + ": old k");
+        }
+        assertArrayEquals(qkv, get(dqkv, rows * width, dt), 0f, what + ": q, k, v inputs are left as they were");
+        // graph replays: the same output again (the counters reset themselves)
+        out.memset((byte) 0x7F);
+        try (CudaGraph g = CudaGraph.capture(stream, launch)) {
+            g.launch(stream);
+            g.launch(stream);
+            assertArrayEquals(got, get(out, rows * qDim, dt), 0f, what + ": graph replay");
+        }
+        assertArrayEquals(new int[rows * nkv], getI32(counters, rows * nkv), what + ": arrival counters are left at zero");
+        free();
+    }
+
     @Test
     void prefillAttentionMatchesReference() {
         Random r = new Random(6);
