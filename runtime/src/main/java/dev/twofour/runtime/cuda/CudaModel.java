@@ -114,6 +114,7 @@ public final class CudaModel implements AutoCloseable {
     // activations, [rowsMax][...]
     private final int rowsMax;
     private DeviceBuffer x, normed, qkvOut, attnOut, delta, gateUpOut, act, lastRows, logits, attnScratch;
+    private DeviceBuffer attnCounters;  // decode attention's arrival counters: zeroed once, every launch leaves them zero
     // step inputs (int32 sections of rowsMax + 1), sampler parameters and state
     private DeviceBuffer stepInts, stepFloats, outIds, stepCounter, counts;
     private PinnedHostBuffer hostInts, hostFloats, hostIds;
@@ -284,7 +285,8 @@ public final class CudaModel implements AutoCloseable {
         int logitRows = o.allLogits() ? rows : bucketFor(o.maxBatch());
         plan.put("logits (" + logitRows + " rows, fp32)", (long) logitRows * v * 4);
         int maxSplits = 64;
-        plan.put("attention scratch", TransformerKernels.decodeScratchFloats(bucketFor(o.maxBatch()), c.numHeads(), c.headDim(), maxSplits) * 4);
+        plan.put("attention scratch", TransformerKernels.decodeScratchFloats(bucketFor(o.maxBatch()), c.numHeads(), c.headDim(), maxSplits) * 4
+                + TransformerKernels.decodeCounterInts(bucketFor(o.maxBatch()), c.numKvHeads()) * 4);
         plan.put("sampler state", (long) o.maxBatch() * v * 4 + 64L * 1024);
         plan.put("cuBLAS workspace", Cublas.DEFAULT_WORKSPACE_BYTES);
         if (sparse24) plan.put("2:4 unpack scratch (prefill)", maxDenseElements(c) * es);
@@ -375,6 +377,8 @@ public final class CudaModel implements AutoCloseable {
         int logitRows = options.allLogits() ? rowsMax : bMax;
         logits = alloc((long) logitRows * config.vocabSize() * 4);
         attnScratch = alloc(TransformerKernels.decodeScratchFloats(bMax, config.numHeads(), config.headDim(), 64) * 4);
+        attnCounters = alloc(TransformerKernels.decodeCounterInts(bMax, config.numKvHeads()) * 4);
+        attnCounters.memset((byte) 0);
         stepInts = alloc((long) (IPAR * sec + 4L * rowsMax) * 4);
         stepFloats = alloc((long) rowsMax * TransformerKernels.FPARAMS * 4);
         outIds = alloc((long) rowsMax * 4);
@@ -790,12 +794,14 @@ public final class CudaModel implements AutoCloseable {
             l.qkv().forward(stream, normed, qkvOut, rows);
             if (l.qkvBias() != null) tk.addBias(stream, dtype, qkvOut.address(), w, l.qkvBias().address(), rows, w);
             long q = qkvOut.address();
-            tk.ropeAppend(stream, dtype, rows, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
-                    ints(POS), ints(CROW), kCache[li].address(), vCache[li].address(), invFreq.address(), hd);
-            if (decode) {
-                tk.attentionDecode(stream, dtype, rows, q, w, kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
-                        ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnOut.address(), qDim);
+            if (decode) {  // RoPE, KV append and attention: one launch by default (TransformerKernels.decodeAttention)
+                tk.ropeAppendAttentionDecode(stream, dtype, rows, q, w, q + qDim * es, w, q + (qDim + kvDim) * es, w,
+                        ints(POS), ints(CROW), invFreq.address(), kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
+                        ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnCounters.address(),
+                        attnOut.address(), qDim);
             } else {
+                tk.ropeAppend(stream, dtype, rows, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
+                        ints(POS), ints(CROW), kCache[li].address(), vCache[li].address(), invFreq.address(), hd);
                 tk.attentionPrefill(stream, dtype, numSeqs, maxQLen, q, w, kCache[li].address(), vCache[li].address(),
                         ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim);
             }
@@ -1039,8 +1045,15 @@ public final class CudaModel implements AutoCloseable {
         }
         ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, bucket, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
                 ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));
-        ops.put("attention decode+combine (" + splits + " splits)", () -> tk.attentionDecode(stream, dtype, bucket, q, w, kCache[0].address(),
+        ops.put("attention decode+combine (legacy, " + splits + " splits)", () -> tk.attentionDecode(stream, dtype, bucket, q, w, kCache[0].address(),
                 vCache[0].address(), ints(TABLE), 1, ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnOut.address(), qDim));
+        ops.put("attention decode, 1 launch (" + splits + " splits)", () -> tk.attentionDecode(stream, dtype, bucket, q, w, kCache[0].address(),
+                vCache[0].address(), ints(TABLE), 1, ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(),
+                attnCounters.address(), attnOut.address(), qDim));
+        ops.put("rope+kv append+attention, 1 launch (" + splits + " splits)", () -> tk.ropeAttentionDecode(stream, dtype, bucket, q, w,
+                q + qDim * es, w, q + (qDim + kvDim) * es, w, ints(POS), invFreq.address(), kCache[0].address(), vCache[0].address(),
+                ints(TABLE), 1, ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnCounters.address(),
+                attnOut.address(), qDim));
         ops.put("swiglu", () -> tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, bucket, im));
         ops.put("sampler (greedy)", () -> tk.sample(stream, bucket, logits.address(), config.vocabSize(), config.vocabSize(), stepFloats.address(),
                 ints(IPAR), stepCounter.address(), counts.address(), outIds.address(), 0L));
