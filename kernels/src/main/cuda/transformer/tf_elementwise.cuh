@@ -33,6 +33,9 @@ __device__ void gather_rows(T* __restrict__ out, int outStride, const T* __restr
 
 // Per row: if delta != null, x += delta (rounded to T, written back); y = w * T(x * rsqrt(mean(x^2) + eps)).
 // y may alias x (each thread reads its own elements before writing them).
+// Launched with twofour_pdl_release only: it waits (twofour_pdl_wait) itself, after loading its slice of the weight
+// w, which no kernel in the stream writes, so that load overlaps the previous kernel's tail instead of following
+// the reduction (one memory round trip less on the critical path).
 template <typename T>
 __device__ void add_rmsnorm(T* x, int xStride, const T* delta, int dStride, const T* __restrict__ w,
                             T* y, int yStride, int cols, float eps) {
@@ -47,6 +50,13 @@ __device__ void add_rmsnorm(T* x, int xStride, const T* delta, int dStride, cons
                  | reinterpret_cast<uintptr_t>(w)) & 15) == 0;
     if (vec) {
         // up to two 16-byte chunks per thread, loaded once and kept in registers (one round trip to memory)
+        uint4 wv[2];
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+            const int c8 = threadIdx.x + u * blockDim.x;
+            if (c8 < cols / 8) wv[u] = reinterpret_cast<const uint4*>(w)[c8];
+        }
+        twofour_pdl_wait();
         float v[2][8];
         float ss = 0.f;
 #pragma unroll
@@ -80,8 +90,7 @@ __device__ void add_rmsnorm(T* x, int xStride, const T* delta, int dStride, cons
         for (int u = 0; u < 2; u++) {
             const int c8 = threadIdx.x + u * blockDim.x;
             if (c8 < cols / 8) {
-                const uint4 wv = reinterpret_cast<const uint4*>(w)[c8];
-                const T* we = reinterpret_cast<const T*>(&wv);
+                const T* we = reinterpret_cast<const T*>(&wv[u]);
                 uint4 out;
                 T* oe = reinterpret_cast<T*>(&out);
 #pragma unroll
@@ -91,6 +100,7 @@ __device__ void add_rmsnorm(T* x, int xStride, const T* delta, int dStride, cons
         }
         return;
     }
+    twofour_pdl_wait();
     float ss = 0.f;
     if (dr != nullptr) {
         for (int c = threadIdx.x; c < cols; c += blockDim.x) {
@@ -194,6 +204,28 @@ __device__ void swiglu(const T* gate, int gStride, const T* up, int uStride, T* 
     }
 }
 
+// swiglu with 16-byte loads: grid (ceil(cols/8 / blockDim), rows), one chunk of 8 columns per thread. The
+// launcher picks it when cols, the strides and the addresses allow 16-byte access. Same rounding as swiglu.
+template <typename T>
+__device__ void swiglu8(const T* gate, int gStride, const T* up, int uStride, T* out, int oStride, int cols) {
+    const int r = blockIdx.y;
+    const int c8 = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c8 >= cols / 8) return;
+    const uint4 gv = reinterpret_cast<const uint4*>(gate + (size_t)r * gStride)[c8];
+    const uint4 uv = reinterpret_cast<const uint4*>(up + (size_t)r * uStride)[c8];
+    const T* ge = reinterpret_cast<const T*>(&gv);
+    const T* ue = reinterpret_cast<const T*>(&uv);
+    uint4 ov;
+    T* oe = reinterpret_cast<T*>(&ov);
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        const float g = to_f(ge[j]);
+        const float s = round_t<T>(g / (1.0f + expf(-g)));
+        oe[j] = from_f<T>(s * to_f(ue[j]));
+    }
+    reinterpret_cast<uint4*>(out + (size_t)r * oStride)[c8] = ov;
+}
+
 // dst[i] = value for i < n (int32), used to reset per-sequence sampler state inside a stream.
 __device__ void fill_i32(int* dst, long long n, int value) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) dst[i] = value;
@@ -209,7 +241,7 @@ extern "C" __global__ void tf_gather_rows_##SUF(T* out, int outStride, const T* 
 }                                                                                                                   \
 extern "C" __global__ void tf_add_rmsnorm_##SUF(T* x, int xStride, const T* delta, int dStride, const T* w,        \
         T* y, int yStride, int cols, float eps) {                                                                   \
-    twofour_pdl_enter();                                                                                            \
+    twofour_pdl_release();  /* add_rmsnorm calls twofour_pdl_wait after loading w */                                \
     tf::add_rmsnorm<T>(x, xStride, delta, dStride, w, y, yStride, cols, eps);                                      \
 }                                                                                                                   \
 extern "C" __global__ void tf_rope_append_##SUF(T* q, int qStride, int numHeads, T* k, int kStride, const T* v,    \
@@ -227,6 +259,11 @@ extern "C" __global__ void tf_swiglu_##SUF(const T* gate, int gStride, const T* 
         int oStride, int rows, int cols) {                                                                          \
     twofour_pdl_enter();                                                                                            \
     tf::swiglu<T>(gate, gStride, up, uStride, out, oStride, rows, cols);                                           \
+}                                                                                                                   \
+extern "C" __global__ void tf_swiglu8_##SUF(const T* gate, int gStride, const T* up, int uStride, T* out,         \
+        int oStride, int cols) {                                                                                    \
+    twofour_pdl_enter();                                                                                            \
+    tf::swiglu8<T>(gate, gStride, up, uStride, out, oStride, cols);                                                \
 }
 
 TF_ELEMENTWISE(tf::f16, f16)

@@ -71,12 +71,16 @@ public final class TransformerKernels {
     public void gatherRows(CudaStream stream, CudaDtype dtype, long out, int outStride, long src, int srcStride,
                            long idx, int rows, int cols, int numSrcRows) {
         if (rows <= 0) return;
-        kernels.launchDependent(fn("tf_gather_rows_" + sfx(dtype)), Dim3.of(rows), Dim3.of(rowBlock(cols / 8 + 1)), 0, stream,
+        // one 16-byte chunk per thread where the row allows (a second pass was a second memory round trip)
+        int block = Math.max(128, Math.min(1024, (cols / 8 + 31) / 32 * 32));
+        kernels.launchDependent(fn("tf_gather_rows_" + sfx(dtype)), Dim3.of(rows), Dim3.of(block), 0, stream,
                 new KernelArgs().ptr(out).i32(outStride).ptr(src).i32(srcStride).ptr(idx).i32(cols).i32(numSrcRows));
     }
 
     /**
      * Per row: {@code x += delta} (when {@code delta != 0}), {@code y = rmsnorm(x) * w}. {@code y} may equal {@code x}.
+     * {@code weight} is read before the previous kernel in the stream has finished (programmatic dependent launch):
+     * it must be a weight, not something a kernel of the stream writes.
      */
     public void addRmsNorm(CudaStream stream, CudaDtype dtype, long x, int xStride, long delta, int deltaStride,
                            long weight, long y, int yStride, int rows, int cols, float eps) {
@@ -118,6 +122,12 @@ public final class TransformerKernels {
     public void swiglu(CudaStream stream, CudaDtype dtype, long gate, int gateStride, long up, int upStride,
                        long out, int outStride, int rows, int cols) {
         if (rows <= 0) return;
+        if (cols % 8 == 0 && gateStride % 8 == 0 && upStride % 8 == 0 && outStride % 8 == 0 && ((gate | up | out) & 15) == 0
+                && rows <= 65535) {  // 16-byte loads, one chunk per thread
+            kernels.launchDependent(fn("tf_swiglu8_" + sfx(dtype)), Dim3.of((cols / 8 + 255) / 256, rows), Dim3.of(256), 0, stream,
+                    new KernelArgs().ptr(gate).i32(gateStride).ptr(up).i32(upStride).ptr(out).i32(outStride).i32(cols));
+            return;
+        }
         long n = (long) rows * cols;
         kernels.launchDependent(fn("tf_swiglu_" + sfx(dtype)), Dim3.of(gridFor(n, 256)), Dim3.of(256), 0, stream,
                 new KernelArgs().ptr(gate).i32(gateStride).ptr(up).i32(upStride).ptr(out).i32(outStride)

@@ -209,8 +209,8 @@ class TransformerKernelsGpuTest {
     @Test
     void swigluAndBiasMatchReference() {
         Random r = new Random(4);
-        for (CudaDtype dt : DTYPES) {
-            int rows = 3, cols = 777;
+        for (CudaDtype dt : DTYPES) for (int cols : new int[] {777, 1376}) {  // 1376: the 16-byte kernel
+            int rows = cols == 777 ? 3 : 5;
             float[] gu = rand(r, rows * 2 * cols, 2f, dt);
             float[] gate = new float[rows * cols], up = new float[rows * cols];
             for (int i = 0; i < rows; i++) {
@@ -621,6 +621,42 @@ class TransformerKernelsGpuTest {
                 tk.gemvSwiglu(stream, dt, rows, dgu.address(), 2 * k, dw.address(), y2.address(), n, n, k);
                 assertClose(get(y1, rows * n, dt), get(y2, rows * n, dt), 1e-3, "fused vs two launches " + dt + " rows " + rows);
             }
+            free();
+        }
+    }
+
+    /**
+     * Greedy sampling reads the logits with 16-byte loads: ties must still go to the lowest index, NaN must be
+     * skipped, at vocabularies and row strides that leave tails and unaligned rows.
+     */
+    @Test
+    void greedySamplerTakesLowestIndexOfTheMaximum() {
+        Random r = new Random(71);
+        for (int[] vl : new int[][] {{32000, 32000}, {32003, 32005}, {1001, 1004}, {7, 9}}) {
+            int vocab = vl[0], ld = vl[1], rows = 6;
+            float[] logits = new float[rows * ld];
+            for (int i = 0; i < logits.length; i++) logits[i] = (float) r.nextGaussian();
+            int[] want = new int[rows];
+            for (int b = 0; b < rows; b++) {
+                int first = r.nextInt(vocab), second = r.nextInt(vocab);
+                logits[b * ld + first] = 9f;
+                logits[b * ld + second] = 9f;   // a tie: the lower index wins
+                int nan = r.nextInt(vocab);
+                if (b % 2 == 0 && nan != first && nan != second) logits[b * ld + nan] = Float.NaN;
+                want[b] = Math.min(first, second);
+                if (b == 3) {  // every other logit -inf, the maximum at the very end
+                    for (int i = 0; i < vocab; i++) logits[b * ld + i] = Float.NEGATIVE_INFINITY;
+                    logits[b * ld + vocab - 1] = 0.5f;
+                    want[b] = vocab - 1;
+                }
+            }
+            float[] fp = new float[rows * TransformerKernels.FPARAMS];
+            int[] ip = new int[rows * TransformerKernels.IPARAMS];
+            for (int b = 0; b < rows; b++) { fp[b * 6 + 1] = 1f; fp[b * 6 + 3] = 1f; ip[b * 4 + 1] = -1; }
+            DeviceBuffer dl = devF32(logits), ids = devI32(new int[rows]);
+            tk.sample(stream, rows, dl.address(), vocab, ld, devF32(fp).address(), devI32(ip).address(), 0L, 0L,
+                    ids.address(), 0L);
+            assertArrayEquals(want, getI32(ids, rows), "greedy ids, vocab " + vocab + " row stride " + ld);
             free();
         }
     }
