@@ -102,8 +102,10 @@ public final class Sparse24Gemm implements AutoCloseable {
             // 22016x4096: 2 splits of 11 superblocks beat 3, 4, 8, 16; kernels/NOTES.md).
             bestSb = Math.min(maxSb, nsb);
         } else {
-            // Few tiles: split K until about two CTAs per SM run (4096x4096 at m=1: 8 splits of 2 was best).
-            long wantSplits = (slots + base - 1) / base;
+            // Few tiles: split K into as many parts as fit in ONE wave of CTAs (two per SM). Measured on the H100 at
+            // m = 1 (kernels/NOTES.md): 4096x4096 8 splits of 2 (256 CTAs) 10.7 us; 12288x4096 2 splits (192 CTAs)
+            // 25.7 us against 3 (288 CTAs: a second wave of 24) 29.6 us; 4096x11008 8 splits 22.2 us against 9 24.3 us.
+            long wantSplits = Math.max(1, slots / base);
             bestSb = (int) Math.min(maxSb, Math.max(1, (nsb + wantSplits - 1) / wantSplits));
         }
         int splits = (nsb + bestSb - 1) / bestSb;

@@ -33,15 +33,18 @@ class PlanTest {
         Sparse24Gemm.Plan wide = Sparse24Gemm.plan(1, 22016, 4096, 132, 8, 0);
         assertEquals(2, wide.splits(), "22016x4096: as few splits as shared memory allows: " + wide);
         assertEquals(8, p.tokensPerTile());
+        assertEquals(2, Sparse24Gemm.plan(1, 12288, 4096, 132).splits(), "12288x4096: 2 splits, one wave of 192 CTAs");
+        assertEquals(8, Sparse24Gemm.plan(1, 4096, 11008, 132).splits(), "4096x11008: 8 splits, one wave of 256 CTAs");
         assertEquals(16, Sparse24Gemm.plan(9, 4096, 4096, 132).tokensPerTile());
         assertFalse(Sparse24Gemm.plan(9, 4096, 4096, 132).streamK());
-        // m <= 8: stream-K, one wave of two CTAs per SM
-        Sparse24Gemm.Plan sk = Sparse24Gemm.plan(1, 12288, 4096, 132);
+        // stream-K (-Dtwofour.gemm.streamK=true): one wave of two CTAs per SM
+        Sparse24Gemm.Plan sk = Sparse24Gemm.streamKPlan(1, 12288, 4096, 264);
         assertTrue(sk.streamK(), sk.toString());
         assertEquals(264, sk.ctas(), sk.toString());
         assertEquals(96, sk.counters());
         assertEquals(264L * 2 * 8 * 128, sk.workspaceFloats());
-        assertEquals(2, Sparse24Gemm.plan(8, 200, 16, 132).ctas(), "never more CTAs than units (2 row groups x 1 superblock)");
+        assertEquals(2, Sparse24Gemm.streamKPlan(8, 200, 16, 264).ctas(), "never more CTAs than units (2 row groups x 1 superblock)");
+        assertFalse(Sparse24Gemm.plan(1, 12288, 4096, 132).streamK(), "the classic kernel is the default");
         assertFalse(Sparse24Gemm.plan(1, 64, 12, 132).streamK(), "k % 8 != 0 takes the classic kernel");
     }
 
