@@ -105,8 +105,8 @@ final class PruneCommand implements Callable<Integer> {
         Bar bar = new Bar(err, progress);
         PruneReport r = Pruner.run(req, bar);
         bar.finish();
-        outw.printf(Locale.ROOT, "pruned %s with %s%s: %d linear layers 2:4, %d calibration tokens, %.1f s%n",
-                dir, r.method(), r.refine() ? "+refine" : "", r.layers().size(), r.calibrationTokens(), r.seconds());
+        outw.printf(Locale.ROOT, "pruned %s with %s%s on %s: %d linear layers 2:4, %d calibration tokens, %.1f s%n",
+                dir, r.method(), r.refine() ? "+refine" : "", r.engine(), r.layers().size(), r.calibrationTokens(), r.seconds());
         outw.printf(Locale.ROOT, "mean relative local loss %.4f (magnitude: %.4f)%n", r.meanRelativeLoss(), r.meanRelativeLossMagnitude());
         outw.println("wrote " + out.toAbsolutePath().normalize() + " (model.safetensors, config, tokenizer, prune-report.json)");
         outw.flush();
