@@ -31,15 +31,16 @@ class PruneCudaPipelineGpuTest {
         for (Method m : new Method[]{Method.PROX, Method.SPARSEGPT, Method.WANDA}) {
             PruneSettings s = PruneSettings.of(m, true).withRefineIterations(10);
             PruneReport gpu = Pruner.run(new PruneRequest(PrunePipelineTest.tinyModel(), calib, tmp.resolve(m.id() + "-cuda"), s,
-                    4, 64, 7, "cuda", false), PruneProgress.NONE);
+                    8, 128, 7, "cuda", false), PruneProgress.NONE);
             PruneReport cpu = Pruner.run(new PruneRequest(PrunePipelineTest.tinyModel(), calib, tmp.resolve(m.id() + "-cpu"), s,
-                    4, 64, 7, "cpu", false), PruneProgress.NONE);
+                    8, 128, 7, "cpu", false), PruneProgress.NONE);
             assertEquals("cuda", gpu.engine());
             assertEquals(7 * cfg.numLayers(), gpu.layers().size());
             try (Checkpoint ck = Checkpoint.open(tmp.resolve(m.id() + "-cuda"))) {
                 for (String w : WeightNames.linearWeights(cfg)) assertTrue(Sparse24.check(ck.tensor(w)).is24(), w + " is 2:4");
             }
-            // fp16 activations on the GPU vs fp32 on the CPU, and fp32 vs fp64 solver details: close, not equal.
+            // 1024 tokens: full-rank H for every input (K ≤ 768). fp16 activations on the GPU vs fp32 on the CPU,
+            // and fp32 vs fp64 solver details: close, not equal.
             double g = gpu.meanRelativeLoss(), c = cpu.meanRelativeLoss();
             assertTrue(Math.abs(g - c) <= 0.1 * c, m.id() + ": mean relative loss gpu " + g + " cpu " + c);
         }
