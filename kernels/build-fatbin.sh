@@ -22,7 +22,9 @@ if [[ -z $nvcc ]]; then
   exit 0
 fi
 
-if [[ -f $out ]] && [[ -z $(find "$src" \( -name '*.cu' -o -name '*.cuh' \) -newer "$out" -print -quit) ]]; then
+archs_file="$out.archs"
+if [[ -f $out ]] && [[ -z $(find "$src" \( -name '*.cu' -o -name '*.cuh' \) -newer "$out" -print -quit) ]] \
+   && [[ $(cat "$archs_file" 2>/dev/null) == "${TWOFOUR_FATBIN_ARCHS:-80 86 89 90}" ]]; then
   exit 0   # up to date
 fi
 
@@ -31,12 +33,13 @@ tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 # -lineinfo keeps profiler source mapping at no run-time cost; --no-compress keeps kernel names
 # readable in the image (the CPU test checks them); -Xptxas -warn-spills reports register spills.
+# TWOFOUR_FATBIN_ARCHS="90" builds machine code for fewer GPUs (the device pack, which must stay small, runs on an
+# H100 only); the default covers Ampere to Hopper. compute_90 PTX is always added for newer GPUs.
+gencode=()
+for a in ${TWOFOUR_FATBIN_ARCHS:-80 86 89 90}; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done
 "$nvcc" -fatbin -O3 -std=c++17 -lineinfo --no-compress --threads 0 -Xptxas -warn-spills \
-  -gencode=arch=compute_80,code=sm_80 \
-  -gencode=arch=compute_86,code=sm_86 \
-  -gencode=arch=compute_89,code=sm_89 \
-  -gencode=arch=compute_90,code=sm_90 \
-  -gencode=arch=compute_90,code=compute_90 \
+  "${gencode[@]}" -gencode=arch=compute_90,code=compute_90 \
   -I "$src" -o "$tmp" "$src/twofour.cu"
 mv "$tmp" "$out"
+echo "${TWOFOUR_FATBIN_ARCHS:-80 86 89 90}" >"$archs_file"
 echo "build-fatbin.sh: wrote $out ($(stat -c %s "$out") bytes) with $nvcc"
