@@ -231,9 +231,11 @@ struct Dec1Tile {
 };
 
 template <typename T, int HD>
-__device__ __forceinline__ void dec1_load(Dec1Tile<T, HD>& t, int t0, int end, const T* __restrict__ kBase,
-                                          const T* __restrict__ vBase, const int* __restrict__ table, int blockSize,
-                                          int kvDim, int warp, int sub, int part) {
+__device__ __forceinline__ void dec1_load(Dec1Tile<T, HD>& t, int t0, int end, const T* kBase, const T* vBase,
+                                          const int* __restrict__ table, int blockSize, int kvDim, int warp, int sub,
+                                          int part) {
+    // kBase / vBase are not __restrict__: the fused kernel writes the new token into the cache, so the compiler
+    // must not turn these into read-only (non-coherent) loads.
     constexpr int LP = HD / 8, PPW = 32 / LP, NWARP = ATT_THREADS / 32;
 #pragma unroll
     for (int pass = 0; pass < DEC1_PASSES; pass++) {

@@ -386,14 +386,12 @@ class TransformerKernelsGpuTest {
         float[] inv = new float[hd / 2];
         for (int j = 0; j < inv.length; j++) inv[j] = (float) Math.pow(10000.0, -2.0 * j / hd);
         // reference: rotate q and k heads, write k and v of the new token, attend
-        float[] rot = qkv.clone();
-        TransformerRef.rope(dt, rot, width, rows, nh + nkv, hd, pos, inv);
         float[] kRef = kc.clone(), vRef = vc.clone();
+        float[][] refs = new float[rows][];
         for (int b = 0; b < rows; b++) {
-            if (lens[b] == 0) continue;
-            int p = lens[b] - 1, slot = tables[b][p / bs] * bs + p % bs;
-            System.arraycopy(rot, b * width + qDim, kRef, slot * kvDim, kvDim);
-            System.arraycopy(qkv, b * width + qDim + kvDim, vRef, slot * kvDim, kvDim);
+            float[] row = java.util.Arrays.copyOfRange(qkv, b * width, (b + 1) * width);
+            refs[b] = TransformerRef.ropeAttentionDecode(dt, row, nh, nkv, hd, pos[b], lens[b], inv, kRef, vRef,
+                    lens[b] == 0 ? new int[] {0} : tables[b], bs);
         }
         DeviceBuffer dqkv = dev(qkv, dt), dk = dev(kc, dt), dv = dev(vc, dt), out = poisoned16(rows * qDim);
         DeviceBuffer tab = devI32(flatten(tables, maxBlocks)), dl = devI32(lens), dpos = devI32(pos), dinv = devF32(inv);
@@ -415,9 +413,7 @@ class TransformerKernelsGpuTest {
                 for (float g : gb) assertEquals(0f, g, 0f, what + ": empty sequence gives zeros");
                 continue;
             }
-            float[] qb = java.util.Arrays.copyOfRange(rot, b * width, b * width + qDim);
-            float[] ref = TransformerRef.attention(qb, qDim, 1, lens[b], kRef, vRef, tables[b], bs, nh, nkv, hd);
-            assertClose(ref, gb, dt == CudaDtype.F16 ? 4e-3 : 2e-2, what + " len " + lens[b]);
+            assertClose(refs[b], gb, dt == CudaDtype.F16 ? 4e-3 : 2e-2, what + " len " + lens[b]);
         }
         float[] kGot = get(dk, slots * kvDim, dt), vGot = get(dv, slots * kvDim, dt);
         assertClose(kRef, kGot, ulpTol(dt), what + ": k cache");

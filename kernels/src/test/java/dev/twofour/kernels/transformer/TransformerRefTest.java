@@ -1,7 +1,9 @@
 package dev.twofour.kernels.transformer;
 
+import dev.twofour.cuda.CudaDtype;
 import dev.twofour.kernels.transformer.ref.Philox;
 import dev.twofour.kernels.transformer.ref.SamplerRef;
+import dev.twofour.kernels.transformer.ref.TransformerRef;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -53,6 +55,58 @@ class TransformerRefTest {
         counts[best] = 1;
         SamplerRef.Params rep = new SamplerRef.Params(0f, 0, 1f, 0f, 1e6f, 0f, 0f, 0L);
         assertTrue(SamplerRef.sample(logits, counts, rep, 0) != best);
+    }
+
+    /**
+     * The fused RoPE + KV append + attention twin: at position 0 the rotation is the identity, so with one key the
+     * output of every query head is its KV head's v and the cache slot holds k and v as given; at a later position
+     * only the new token's slot changes, and its k keeps each rotated pair's norm.
+     */
+    @Test
+    void ropeAttentionDecodeReferenceAppendsAndAttends() {
+        Random rnd = new Random(9);
+        CudaDtype dt = CudaDtype.F16;
+        int nh = 6, nkv = 2, hd = 8, qDim = nh * hd, kvDim = nkv * hd, bs = 4;
+        float[] inv = {1f, 0.5f, 0.25f, 0.125f};
+        float[] row = new float[qDim + 2 * kvDim];
+        for (int i = 0; i < row.length; i++) row[i] = TransformerRef.round(dt, (float) rnd.nextGaussian());
+        int[] table = {2, 0, 1};
+        float[] kc = new float[3 * bs * kvDim], vc = new float[3 * bs * kvDim];
+        for (int i = 0; i < kc.length; i++) { kc[i] = (float) rnd.nextGaussian(); vc[i] = (float) rnd.nextGaussian(); }
+        float[] kc0 = kc.clone(), vc0 = vc.clone();
+        float[] out = TransformerRef.ropeAttentionDecode(dt, row, nh, nkv, hd, 0, 1, inv, kc, vc, table, bs);
+        int slot0 = table[0] * bs;
+        for (int c = 0; c < kvDim; c++) {
+            assertEquals(row[qDim + c], kc[slot0 * kvDim + c], 0f, "k at position 0 is not rotated");
+            assertEquals(row[qDim + kvDim + c], vc[slot0 * kvDim + c], 0f, "v appended");
+        }
+        for (int h = 0; h < nh; h++) {
+            for (int d = 0; d < hd; d++) {
+                assertEquals(row[qDim + kvDim + (h / (nh / nkv)) * hd + d], out[h * hd + d], 1e-6f, "one key: output = v, head " + h);
+            }
+        }
+        // position 6 (slot of block table[1], offset 2): only that slot changes
+        kc = kc0.clone();
+        vc = vc0.clone();
+        TransformerRef.ropeAttentionDecode(dt, row, nh, nkv, hd, 6, 7, inv, kc, vc, table, bs);
+        int slot6 = table[1] * bs + 2;
+        for (int s = 0; s < 3 * bs; s++) {
+            for (int c = 0; c < kvDim; c++) {
+                if (s == slot6) continue;
+                assertEquals(kc0[s * kvDim + c], kc[s * kvDim + c], 0f, "k slot " + s + " untouched");
+                assertEquals(vc0[s * kvDim + c], vc[s * kvDim + c], 0f, "v slot " + s + " untouched");
+            }
+        }
+        for (int h = 0; h < nkv; h++) {
+            for (int j = 0; j < hd / 2; j++) {
+                int a = qDim + h * hd + j, b = a + hd / 2;
+                double before = Math.hypot(row[a], row[b]);
+                double after = Math.hypot(kc[slot6 * kvDim + h * hd + j], kc[slot6 * kvDim + h * hd + j + hd / 2]);
+                assertEquals(before, after, 2e-3 * (1 + before), "rotation keeps the pair's norm");
+            }
+        }
+        assertEquals(0f, TransformerRef.ropeAttentionDecode(dt, row, nh, nkv, hd, 0, 0, inv, kc, vc, table, bs)[5], 0f,
+                "no keys: zeros");
     }
 
     static int argmax(float[] v) {

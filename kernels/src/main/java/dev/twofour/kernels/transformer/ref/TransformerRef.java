@@ -52,6 +52,26 @@ public final class TransformerRef {
         }
     }
 
+    /**
+     * Twin of the fused decode kernel (TransformerKernels.ropeAttentionDecode) for one row: {@code qkvRow} holds the
+     * row's q heads, then the new token's k heads, then its v heads (unrotated). Rotates q and k at {@code position}
+     * ({@link #rope}), writes k and v into the cache slot of position {@code kvLen - 1} (block table as in
+     * {@link #attention}; the caches are modified) and returns the attention of the rotated q over positions
+     * 0..kvLen-1 (numHeads × headDim). {@code kvLen == 0}: nothing written, zeros.
+     */
+    public static float[] ropeAttentionDecode(CudaDtype dtype, float[] qkvRow, int numHeads, int numKvHeads, int headDim,
+                                              int position, int kvLen, float[] invFreq, float[] kCache, float[] vCache,
+                                              int[] blockTable, int blockSize) {
+        int qDim = numHeads * headDim, kvDim = numKvHeads * headDim;
+        if (kvLen == 0) return new float[qDim];
+        float[] row = java.util.Arrays.copyOf(qkvRow, qDim + 2 * kvDim);
+        rope(dtype, row, row.length, 1, numHeads + numKvHeads, headDim, new int[] {position}, invFreq);  // q, k adjacent
+        int p = kvLen - 1, slot = blockTable[p / blockSize] * blockSize + p % blockSize;
+        System.arraycopy(row, qDim, kCache, slot * kvDim, kvDim);
+        System.arraycopy(row, qDim + kvDim, vCache, slot * kvDim, kvDim);
+        return attention(row, qDim, 1, kvLen, kCache, vCache, blockTable, blockSize, numHeads, numKvHeads, headDim);
+    }
+
     /** {@code round(round(silu(g)) * u)} elementwise. */
     public static float[] swiglu(CudaDtype dtype, float[] gate, float[] up) {
         float[] out = new float[gate.length];
