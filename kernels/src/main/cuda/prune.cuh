@@ -259,7 +259,7 @@ __device__ __forceinline__ int twofour_warp_sum(int v) {
 
 // In place on w[0 .. 4*groups): the prox of t*R on each group with more than two nonzeros
 // (GroupProx.proxAll); adds to *denseCount the number of groups still having more than two.
-// Every thread runs the same number of loop trips, so the warp sum at the end sees all lanes.
+// No thread returns early, so every lane of a warp reaches the warp sum after its last trip.
 extern "C" __global__ void twofour_prune_prox(float* w, long long groups, double t, double tolerance,
                                               int* denseCount) {
   TwofourProx px;
