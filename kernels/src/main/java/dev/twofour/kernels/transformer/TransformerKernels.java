@@ -140,9 +140,15 @@ public final class TransformerKernels {
     }
 
     /**
+     * Fewest positions per split (-Dtwofour.attn.minSplitPositions, default 64, at least 16): with the one-launch
+     * kernel's 32-position tiles (head_dim 128) 32 gives more, shorter splits at short contexts (an A/B knob).
+     */
+    private static final int MIN_SPLIT_POSITIONS = Math.max(16, Integer.getInteger("twofour.attn.minSplitPositions", 64));
+
+    /**
      * A split count for decode attention: enough (kvHead, sequence, split) blocks to fill the GPU about twice and
      * at least one split per 256 positions of {@code maxLen}, at most what a {@code maxLen} context can use with
-     * 64-position tiles, at most 64.
+     * 64-position splits ({@code -Dtwofour.attn.minSplitPositions}), at most 64.
      */
     public int decodeSplits(int rows, int numKvHeads, int maxLen) {
         int target = 2 * kernels.multiprocessors();
@@ -150,7 +156,7 @@ public final class TransformerKernels {
         // and at most ~256 positions per split at the longest context: a block walks its positions serially
         // (measured: batch 32 with one split spent 96 us per layer in attention at context 256)
         splits = Math.max(splits, (maxLen + 255) / 256);
-        splits = Math.min(splits, Math.max(1, (maxLen + 63) / 64));
+        splits = Math.min(splits, Math.max(1, (maxLen + MIN_SPLIT_POSITIONS - 1) / MIN_SPLIT_POSITIONS));
         return Math.min(splits, 64);
     }
 
