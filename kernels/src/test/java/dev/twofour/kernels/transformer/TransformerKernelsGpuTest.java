@@ -294,8 +294,11 @@ class TransformerKernelsGpuTest {
         }
     }
 
-    /** Query heads, KV heads, head dim: group 1, 4, 8 and 3 (runs the group-4 variant), both head sizes. */
-    static final int[][] DECODE1_SHAPES = {{8, 8, 128}, {16, 4, 64}, {32, 4, 128}, {12, 4, 128}};
+    /**
+     * Query heads, KV heads, head dim: group 1, 2 (tiny-llama-8m's shape), 4, 8 and 3 (runs the group-4 variant),
+     * both head sizes.
+     */
+    static final int[][] DECODE1_SHAPES = {{8, 8, 128}, {4, 2, 64}, {16, 4, 64}, {32, 4, 128}, {12, 4, 128}};
 
     /**
      * The one-launch decode attention (splits merged by the last block through arrival counters) against the
