@@ -86,15 +86,20 @@ public final class Kernels implements AutoCloseable {
     public static Kernels load(CudaContext context) {
         context.setCurrent();
         Kernels k = LOADED.get(context.handle());
-        if (k != null && !k.closed) return k;
+        if (usable(k)) return k;
         synchronized (Kernels.class) {
             k = LOADED.get(context.handle());
-            if (k != null && !k.closed) return k;
+            if (usable(k)) return k;
+            // A CudaContext that was closed released the primary context, which unloaded the module with it (the
+            // same handle may come back for a new CudaContext): load afresh rather than hand out dead kernels.
+            if (k != null) LOADED.remove(context.handle(), k);
             k = new Kernels(context, CudaModule.load(fatbin()));
             LOADED.put(context.handle(), k);
             return k;
         }
     }
+
+    private static boolean usable(Kernels k) { return k != null && !k.closed && !k.context.isClosed(); }
 
     /** The kernel {@code name} (an extern "C" name such as "twofour_fill_f16"). */
     public CudaFunction function(String name) {
