@@ -105,7 +105,7 @@ final class TuneCommand implements Callable<Integer> {
         Tuner.Options o;
         try {
             o = new Tuner.Options(list, ms != null ? ms : Tuner.Options.DEFAULT_MS, dt, file, timeoutPerShape, !noSearch,
-                    warmup, iters, reps, rotateMb << 20, "twofour tune " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+                    warmup, iters, reps, rotateMb << 20, "twofour " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }
