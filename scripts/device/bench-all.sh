@@ -72,6 +72,9 @@ tf=./twofour
 # step that runs out of time still leaves the shapes it finished.
 step "decode llama2-7b"   80 $tf bench decode --preset llama2-7b --dtype fp16 --batch 1,8,32,64 --prompt-len 128 --gen 128 --out "$res/decode-llama2-7b-fp16"
 step "prefill llama2-7b"  60 $tf bench prefill --preset llama2-7b --dtype fp16 --lengths 512,2048,8192 --out "$res/prefill-llama2-7b-fp16"
+sel=docs/results/h100/tuning/llama2-7b-fp16.tsv   # twofour tune's output on the H100 (its .log beside it)
+step "decode llama2-7b tuned" 80 env TWOFOUR_JAVA_OPTS=-Dtwofour.cuda.selection=$sel $tf bench decode --preset llama2-7b --dtype fp16 --batch 1,8,32,64 --prompt-len 128 --gen 128 --out "$res/decode-llama2-7b-fp16-tuned"
+step "prefill llama2-7b tuned" 60 env TWOFOUR_JAVA_OPTS=-Dtwofour.cuda.selection=$sel $tf bench prefill --preset llama2-7b --dtype fp16 --lengths 512,2048,8192 --out "$res/prefill-llama2-7b-fp16-tuned"
 step "decode llama2-70b 2:4" 60 $tf bench decode --preset llama2-70b --dtype fp16 --sparse both --batch 1 --prompt-len 128 --gen 64 --reps 3 --out "$res/decode-llama2-70b-fp16"
 step "decode llama2-13b" 110 $tf bench decode --preset llama2-13b --dtype fp16 --batch 1,8,32,64 --prompt-len 128 --gen 128 --out "$res/decode-llama2-13b-fp16"
 step "prefill llama2-13b" 60 $tf bench prefill --preset llama2-13b --dtype fp16 --lengths 512,2048,8192 --out "$res/prefill-llama2-13b-fp16"
