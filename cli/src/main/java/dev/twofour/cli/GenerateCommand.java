@@ -265,18 +265,11 @@ final class GenerateCommand implements Callable<Integer> {
             Path dir = modelDir();
             Transformer t = Transformer.load(dir, b, new Transformer.Options(mode == SparseMode.OFF));
             if (mode == SparseMode.ON) {
-                List<String> dense = new ArrayList<>();
-                for (int l = 0; l < t.numLayers(); l++) {
-                    for (WeightNames.Linear w : WeightNames.Linear.values()) {
-                        if (t.linearLayout(l, w) != LinearWeights.Layout.SPARSE24) dense.add(w.weight(l));
-                    }
-                }
-                if (!dense.isEmpty()) {
-                    int total = t.numLayers() * WeightNames.Linear.values().length;
+                try {
+                    t.requireAllSparse24(dir);
+                } catch (IllegalArgumentException e) {
                     t.close();
-                    throw new IllegalArgumentException("--sparse on, but " + dense.size() + " of " + total + " linear weights of " + dir
-                            + " are not 2:4 (the first: " + dense.getFirst() + "); prune the model to 2:4 (twofour prune), "
-                            + "or use --sparse auto (2:4 for the weights that are) or off");
+                    throw e;
                 }
             }
             return t;

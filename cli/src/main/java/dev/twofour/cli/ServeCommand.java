@@ -33,8 +33,7 @@ final class ServeCommand implements Callable<Integer> {
                     + "llama2-7b, llama2-13b, llama2-70b, llama3-8b, mistral-7b.")
     String preset;
 
-    @Option(names = "--sparse", description = "With --preset: 2:4-packed synthetic weights (default: dense).")
-    boolean sparse;
+    @CommandLine.Mixin SparseOption sparse = new SparseOption();
 
     @Option(names = "--tokenizer", paramLabel = "DIR",
             description = "With --preset: the folder whose tokenizer.json encodes prompts. Default: the embedded model's.")
@@ -81,7 +80,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         if (model != null && preset != null) throw usage("give --model DIR or --preset NAME, not both");
-        if ((sparse || tokenizer != null) && preset == null) throw usage("--sparse and --tokenizer go with --preset");
+        if (tokenizer != null && preset == null) throw usage("--tokenizer goes with --preset");
         if (port < 0 || port > 65535) throw usage("--port must be 0..65535, got " + port);
         if (shutdownGrace < 0) throw usage("--shutdown-grace must be >= 0, got " + shutdownGrace);
         String key = apiKey != null ? apiKey : System.getenv("TWOFOUR_API_KEY");
@@ -89,7 +88,7 @@ final class ServeCommand implements Callable<Integer> {
         Path dir = preset == null ? (model != null ? model : embedded) : null;
         EngineSettings settings;
         try {
-            settings = new EngineSettings(dir, preset, sparse, tokenizer, backend.requested().name().toLowerCase(Locale.ROOT),
+            settings = new EngineSettings(dir, preset, sparse.mode(), tokenizer, backend.requested().name().toLowerCase(Locale.ROOT),
                     maxBatch, maxQueue, maxContext, kvTokens, modelName);
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());

@@ -37,8 +37,14 @@ class ServeCommandTest {
         assertEquals("2", r[0], r[1]);
     }
 
-    @Test void sparseWithoutPresetIsAUsageError() {
-        String[] r = run("serve", "--sparse", "--port", "0");
+    @Test void sparseOnADenseModelSaysWhichWeightIsNot24() {
+        String[] r = run("serve", "--sparse=on", "--backend", "cpu", "--port", "0");
+        assertEquals("1", r[0], r[1]);
+        assertTrue(r[1].contains("not 2:4") && r[1].contains("model.layers.0.self_attn.q_proj.weight"), r[1]);
+    }
+
+    @Test void tokenizerWithoutPresetIsAUsageError() {
+        String[] r = run("serve", "--tokenizer", "x", "--port", "0");
         assertEquals("2", r[0], r[1]);
     }
 

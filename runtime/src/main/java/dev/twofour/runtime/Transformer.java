@@ -186,6 +186,30 @@ public final class Transformer implements AutoCloseable {
         return layers.get(layer).get(which).layout();
     }
 
+    /** HF names of the linear weights that run dense (not the 2:4 layout), in layer order. */
+    public List<String> denseLinearWeights() {
+        List<String> dense = new ArrayList<>();
+        for (int l = 0; l < numLayers(); l++) {
+            for (WeightNames.Linear w : WeightNames.Linear.values()) {
+                if (linearLayout(l, w) != LinearWeights.Layout.SPARSE24) dense.add(w.weight(l));
+            }
+        }
+        return dense;
+    }
+
+    /**
+     * Fails, naming {@code dir} and the first weight, unless every linear weight runs 2:4 (what {@code --sparse on}
+     * promises).
+     */
+    public void requireAllSparse24(Path dir) {
+        List<String> dense = denseLinearWeights();
+        if (dense.isEmpty()) return;
+        int total = numLayers() * WeightNames.Linear.values().length;
+        throw new IllegalArgumentException("--sparse on, but " + dense.size() + " of " + total + " linear weights of " + dir
+                + " are not 2:4 (the first: " + dense.getFirst() + "); prune the model to 2:4 (twofour prune), "
+                + "or use --sparse auto (2:4 for the weights that are) or off");
+    }
+
     /** Weight bytes a decode step streams through the linear layers and LM head. */
     public long linearWeightBytes() {
         long sum = lmHead.weightBytes();

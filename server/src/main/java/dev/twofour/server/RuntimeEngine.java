@@ -21,6 +21,7 @@ import dev.twofour.model.tokenizer.TokenizerException;
 import dev.twofour.runtime.Transformer;
 import dev.twofour.runtime.cpu.CpuBackend;
 import dev.twofour.runtime.cuda.CudaModel;
+import dev.twofour.runtime.cuda.SparseMode;
 import dev.twofour.runtime.batch.CudaBatchModel;
 import dev.twofour.runtime.batch.TransformerBatchModel;
 
@@ -113,7 +114,8 @@ public final class RuntimeEngine implements CompletionEngine {
         Transformer transformer = null;
         TransformerBatchModel batch = null;
         try {
-            transformer = Transformer.load(dir, backend, Transformer.Options.defaults());
+            transformer = Transformer.load(dir, backend, new Transformer.Options(s.sparse() == SparseMode.OFF));
+            if (s.sparse() == SparseMode.ON) transformer.requireAllSparse24(dir);
             int context = s.maxContext() == 0 ? transformer.config().maxPositionEmbeddings()
                     : Math.min(s.maxContext(), transformer.config().maxPositionEmbeddings());
             int kvTokens = s.kvTokens() > 0 ? s.kvTokens() : (int) Math.min(1 << 24, Math.max(context, 256L * s.maxBatch()));
@@ -150,10 +152,10 @@ public final class RuntimeEngine implements CompletionEngine {
         CudaDtype dtype = config.dtype() == DType.BF16 ? CudaDtype.BF16 : CudaDtype.F16;
         CudaModel model = s.preset() != null
                 ? CudaModel.synthetic(config, dtype, s.sparse24(), 1234, options, context)
-                : CudaModel.load(s.modelDir(), dtype, options, context);
+                : CudaModel.load(s.modelDir(), dtype, options, context, s.sparse());
         CudaBatchModel batch = new CudaBatchModel(model, context);
         log.println("twofour serve: CUDA on " + context.device().name() + (s.preset() != null ? ", synthetic " + s.preset()
-                + (s.sparse24() ? " (2:4)" : " (dense)") + " weights, tokenizer " + tokenizerDir : "")
+                + (s.sparse24() ? " (2:4)" : " (dense)") + " weights, tokenizer " + tokenizerDir : ", " + model.sparsitySummary())
                 + "; " + s.maxBatch() + " KV slots of " + context0 + " tokens");
         ChatTemplateOrWhy chat = s.preset() != null ? new ChatTemplateOrWhy(null, "synthetic weights have no chat template")
                 : chatTemplate(s.modelDir());

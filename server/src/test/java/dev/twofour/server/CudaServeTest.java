@@ -20,7 +20,7 @@ class CudaServeTest {
     @Test void thirtyTwoParallelStreamsOnTheGpuEachGetWhatTheyGetAlone() throws Exception {
         Assumptions.assumeTrue(Cuda.isAvailable(), () -> "no GPU: " + Cuda.unavailableReason());
         Path model = Path.of(System.getProperty("twofour.repo", "..")).resolve("models/tiny-llama-8m").toAbsolutePath().normalize();
-        EngineSettings settings = new EngineSettings(model, null, false, null, "cuda", 32, 64, 0, 0, null);
+        EngineSettings settings = new EngineSettings(model, null, dev.twofour.runtime.cuda.SparseMode.AUTO, null, "cuda", 32, 64, 0, 0, null);
         try (OpenAiServer server = OpenAiServer.start(ServerOptions.localhost());
              RuntimeEngine engine = RuntimeEngine.open(settings, model, System.err)) {
             server.engineReady(engine);
