@@ -36,10 +36,10 @@ public record DecodeReport(String device, String backend, String model, String d
                 DecodeResult::tokensPerSecondTotal, DecodeResult::speedup);
         String where = model + " " + dtype + ", " + device;
         Path a = dir.resolve("decode-tps.png");
-        if (ReportFiles.lineChart(a, "Decode throughput (" + where + ")", "batch (sequences)", "tokens/s (all sequences)", true,
+        if (Charts.lineChart(a, "Decode throughput (" + where + ")", "batch (sequences)", "tokens/s (all sequences)", true,
                 lines.throughput())) out.add(a);
         Path b = dir.resolve("decode-speedup.png");
-        if (ReportFiles.lineChart(b, "2:4 decode speedup over dense (" + where + ")", "batch (sequences)", "speedup (dense step time / 2:4 step time)",
+        if (Charts.lineChart(b, "2:4 decode speedup over dense (" + where + ")", "batch (sequences)", "speedup (dense step time / 2:4 step time)",
                 true, lines.speedup())) out.add(b);
         return out;
     }

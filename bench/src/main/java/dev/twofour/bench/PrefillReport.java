@@ -30,9 +30,9 @@ public record PrefillReport(String device, String backend, String model, String 
                 PrefillResult::tokensPerSecond, PrefillResult::speedup);
         String where = model + " " + dtype + ", " + device;
         Path a = dir.resolve("prefill-tps.png");
-        if (ReportFiles.lineChart(a, "Prefill throughput (" + where + ")", "prompt tokens", "tokens/s", true, lines.throughput())) out.add(a);
+        if (Charts.lineChart(a, "Prefill throughput (" + where + ")", "prompt tokens", "tokens/s", true, lines.throughput())) out.add(a);
         Path b = dir.resolve("prefill-speedup.png");
-        if (ReportFiles.lineChart(b, "2:4 prefill speedup over dense (" + where + ")", "prompt tokens", "speedup (dense time / 2:4 time)", true,
+        if (Charts.lineChart(b, "2:4 prefill speedup over dense (" + where + ")", "prompt tokens", "speedup (dense time / 2:4 time)", true,
                 lines.speedup())) out.add(b);
         return out;
     }

@@ -2,10 +2,6 @@ package dev.twofour.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.style.Styler;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -59,9 +55,18 @@ public final class ReportFiles {
         }
     }
 
-    /** True when this JVM can draw PNGs (has the java.desktop module). */
+    /**
+     * True when this JVM can draw PNGs: it has the java.desktop module and XChart is on the class path (the GPU
+     * machine's packs may leave either out). The chart code lives in {@link Charts} so that this class loads without it.
+     */
     public static boolean canDraw() {
-        return ModuleLayer.boot().findModule("java.desktop").isPresent();
+        if (ModuleLayer.boot().findModule("java.desktop").isEmpty()) return false;
+        try {
+            Class.forName("org.knowm.xchart.XYChart", false, ReportFiles.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     /**
@@ -78,7 +83,7 @@ public final class ReportFiles {
         if (canDraw()) {
             files.addAll(plots.get());
         } else {
-            log.println(name + " PNGs skipped: this JVM has no java.desktop module; draw them elsewhere with"
+            log.println(name + " PNGs skipped: this JVM has no java.desktop module or no XChart; draw them elsewhere with"
                     + " `twofour bench " + name + " --from " + json + " --out DIR`");
         }
         return files;
@@ -109,24 +114,6 @@ public final class ReportFiles {
             if (!m.equals("dense") && ss.stream().noneMatch(v -> v.isNaN())) speed.add(new Series(m + " over dense", xs, ss));
         }
         return new ModeLines(tps, speed);
-    }
-
-    /** Draws a line chart with markers into {@code png}; false (and no file) when there is nothing to draw. */
-    static boolean lineChart(Path png, String title, String xTitle, String yTitle, boolean logX, List<Series> series) {
-        System.setProperty("java.awt.headless", "true");
-        XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
-        chart.getStyler().setXAxisLogarithmic(logX);
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
-        chart.getStyler().setMarkerSize(7);
-        for (Series s : series) if (!s.x().isEmpty()) chart.addSeries(s.name(), s.x(), s.y());
-        if (chart.getSeriesMap().isEmpty()) return false;
-        try {
-            Files.createDirectories(png.toAbsolutePath().getParent());
-            BitmapEncoder.saveBitmap(chart, png.toString().replaceAll("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
-            return true;
-        } catch (IOException e) {
-            throw new UncheckedIOException("writing " + png + ": " + e.getMessage(), e);
-        }
     }
 
     /** Bytes as GiB with two decimals ("—" when negative: unknown). */
