@@ -13,7 +13,7 @@ if [[ -z ${JAVA_HOME:-} ]] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -q 'v
 fi
 suffix=${BUILD_SUFFIX:--bench}
 pack=$root/device-pack/bench
-modules=java.base,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
+modules=java.base,java.logging,java.management,java.net.http,jdk.httpserver,jdk.unsupported,jdk.incubator.vector,jdk.zipfs  # http: serve-load.sh
 
 echo "bench-pack.sh: building the CLI (target$suffix, no tests)..."
 mvn -B -q -o -Dbuild.suffix="$suffix" -DskipTests -pl cli -am package
