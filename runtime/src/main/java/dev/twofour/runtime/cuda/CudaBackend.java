@@ -62,6 +62,7 @@ public final class CudaBackend implements Backend {
     private int maxBlocks, maxQLen;
     private boolean allSingle;
     private DeviceBuffer attnScratch;
+    private DeviceBuffer attnCounters;
     private DeviceBuffer gatherIdx;
 
     /** A backend on {@code context}'s GPU with activations in {@code dtype} (F16 or BF16). */
@@ -416,9 +417,17 @@ public final class CudaBackend implements Backend {
                 if (attnScratch != null) attnScratch.close();
                 attnScratch = DeviceBuffer.allocate(need);
             }
+            long counterBytes = TransformerKernels.decodeCounterInts(rows, sh.numKvHeads()) * 4L;
+            if (attnCounters == null || attnCounters.bytes() < counterBytes) {
+                stream.synchronize();
+                if (attnCounters != null) attnCounters.close();
+                attnCounters = DeviceBuffer.allocate(counterBytes);
+                attnCounters.memset((byte) 0);  // the kernel leaves every counter at 0 again after each launch
+            }
+            // one launch: the last block of each (row, KV head) merges the splits (TransformerKernels.attentionDecode)
             tk.attentionDecode(stream, dtype, rows, t(q).address(), t(q).cols(), s.k[layer].address(), s.v[layer].address(),
                     ints(offTokTables), maxBlocks, ints(offKvLens), sh.blockSize(), numHeads, sh.numKvHeads(), hd, splits,
-                    attnScratch.address(), t(out).address(), t(out).cols());
+                    attnScratch.address(), attnCounters.address(), t(out).address(), t(out).cols());
         } else {
             tk.attentionPrefill(stream, dtype, step.numSequences(), maxQLen, t(q).address(), t(q).cols(), s.k[layer].address(),
                     s.v[layer].address(), ints(offSeqTables), maxBlocks, ints(offSeqStart), ints(offCtx), sh.blockSize(),
@@ -457,7 +466,7 @@ public final class CudaBackend implements Backend {
         } catch (RuntimeException ignored) {
             // freeing anyway
         }
-        for (AutoCloseable a : new AutoCloseable[] {unpackScratch, stepInts, stepHost, attnScratch, gatherIdx}) {
+        for (AutoCloseable a : new AutoCloseable[] {unpackScratch, stepInts, stepHost, attnScratch, attnCounters, gatherIdx}) {
             try {
                 if (a != null) a.close();
             } catch (Exception ignored) {
