@@ -26,21 +26,16 @@ public final class Sparse24Gemm implements AutoCloseable {
     static final int SHARED_LIMIT = 48 * 1024;
 
     /**
-     * How one call is cut up. Classic ({@code streamK} false): tokens per CTA (8, 16 or 32), CTAs along tokens, rows
-     * (128 each) and K (splits of superblocksPerSplit x 256 inputs), the dynamic shared memory, and the workspace.
-     * Stream-K (m <= 8): {@code splits} CTAs share the rowGroups x superblocks units equally (superblocksPerSplit is
-     * then the superblocks of a row, sharedBytes 0); see sparse24_gemm.cuh.
+     * How one call is cut up: tokens per CTA (8, 16 or 32), CTAs along tokens, rows (128 each) and
+     * K (splits of superblocksPerSplit x 256 inputs), the dynamic shared memory, and the workspace.
      */
     public record Plan(int m, int n, int k, int tokensPerTile, int tokenTiles, int rowGroups, int splits,
-                       int superblocksPerSplit, int sharedBytes, boolean streamK) {
-        public long workspaceFloats() {
-            if (streamK) return (long) splits * 2 * 8 * ROWS_PER_CTA;  // two partial tiles per CTA
-            return splits > 1 ? (long) splits * m * n : 0;
-        }
-        public int counters() { return streamK ? rowGroups : splits > 1 ? tokenTiles * rowGroups : 0; }
+                       int superblocksPerSplit, int sharedBytes) {
+        public long workspaceFloats() { return splits > 1 ? (long) splits * m * n : 0; }
+        public int counters() { return splits > 1 ? tokenTiles * rowGroups : 0; }
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
         /** Thread blocks launched. */
-        public long ctas() { return streamK ? splits : (long) tokenTiles * rowGroups * splits; }
+        public long ctas() { return (long) tokenTiles * rowGroups * splits; }
         /** Bytes the kernel must read at least: values, metadata and activations. */
         public long minBytesRead(CudaDtype dtype) {
             long kp = (k + 15) & ~15L;
@@ -48,32 +43,9 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
     }
 
-    /**
-     * The plan the launcher picks: the classic plan with the fewest waves x work per CTA; with
-     * -Dtwofour.gemm.streamK=true, stream-K (two CTAs per SM) for m <= 8 and k % 8 == 0. Stream-K is off by default:
-     * on the H100 it ran llama2-7b 2:4 decode at 215.8 tok/s against 240.9 for the classic kernel (kernels/NOTES.md).
-     */
+    /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */
     public static Plan plan(int m, int n, int k, int multiprocessors) {
-        if (m <= 8 && k % 8 == 0 && STREAM_K) return streamKPlan(m, n, k, 2 * Math.max(1, multiprocessors));
         return plan(m, n, k, multiprocessors, m <= 8 ? 8 : 16, 0);
-    }
-
-    static final boolean STREAM_K = Boolean.parseBoolean(System.getProperty("twofour.gemm.streamK", "false"));
-
-    /**
-     * A stream-K plan for m <= 8 with at most {@code maxCtas} CTAs (fewer when there are fewer units), each streaming
-     * an equal share of the (row group, superblock) units.
-     */
-    public static Plan streamKPlan(int m, int n, int k, int maxCtas) {
-        checkShape(m, n, k);
-        if (m > 8 || k % 8 != 0) throw new IllegalArgumentException("the stream-K 2:4 GEMM takes m <= 8 and k % 8 == 0, got m=" + m + " k=" + k);
-        if (maxCtas < 1) throw new IllegalArgumentException("maxCtas must be positive, got " + maxCtas);
-        int nsb = (((k + 15) & ~15) + SUPERBLOCK - 1) / SUPERBLOCK;
-        int rowGroups = (n + ROWS_PER_CTA - 1) / ROWS_PER_CTA;
-        long units = (long) rowGroups * nsb;
-        if (units >= Integer.MAX_VALUE) throw new IllegalArgumentException(n + "x" + k + " has too many 2:4 work units for one launch");
-        int ctas = (int) Math.min(maxCtas, units);
-        return new Plan(m, n, k, 8, 1, rowGroups, ctas, nsb, 0, true);
     }
 
     /**
@@ -110,7 +82,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
         int splits = (nsb + bestSb - 1) / bestSb;
         int shared = 128 + tokensPerTile * (bestSb * SUPERBLOCK + 8) * 2;
-        return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, bestSb, shared, false);
+        return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, bestSb, shared);
     }
 
     private final Kernels kernels;
@@ -161,17 +133,12 @@ public final class Sparse24Gemm implements AutoCloseable {
     /**
      * The down projection fused with SwiGLU: {@code Y = swiglu(gateUp) · Wᵀ}, where {@code gateUp} is
      * {@code [m][2k]} (gate then up, row stride {@code ldx >= 2k}) and swiglu rounds like TransformerKernels.swiglu.
-     * Always the classic kernel (its X staging computes SwiGLU once per CTA); {@link #classicPlan} is its plan.
+     * SwiGLU is computed while the kernel stages X, once per CTA; the plan is {@link #plan(int, int, int)}'s.
      */
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
-        run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, classicPlan(m, n, k), true);
-    }
-
-    /** The classic-kernel plan {@link #runSwiglu} uses (reserve it before a graph capture). */
-    public Plan classicPlan(int m, int n, int k) {
-        return plan(m, n, k, kernels.multiprocessors(), m <= 8 ? 8 : 16, 0);
+        run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
     }
 
     private void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
@@ -187,11 +154,6 @@ public final class Sparse24Gemm implements AutoCloseable {
         Launch.requireBytes(y, ((m - 1) * ldy + n) * es, "2:4 GEMM output Y [" + m + "][" + n + "]");
         Launch.requireBytes(values, n * kp / 2 * es, "2:4 values [" + n + "][" + kp / 2 + "]");
         Launch.requireBytes(metadata, n * kp / 8, "2:4 metadata [" + n + "][" + kp / 8 + "]");
-        if (p.streamK() && (ldx % 8 != 0 || (x.address() & 15) != 0)) {
-            // The stream-K kernel reads X with 16-byte loads; an odd stride or address takes the classic kernel
-            // (its workspace may have to grow: not inside a graph capture, where the runtime's aligned X never gets here).
-            p = plan(m, n, k, kernels.multiprocessors(), 8, 0);
-        }
         reserve(p);
         long ws = 0, ctrs = 0;
         if (p.workspaceFloats() > 0) {
@@ -199,12 +161,6 @@ public final class Sparse24Gemm implements AutoCloseable {
             ctrs = counters.address();
         }
         String sfx = Launch.suffix(dtype);
-        if (p.streamK()) {
-            kernels.launchDependent(kernels.function("twofour_sparse24_streamk_" + sfx), Dim3.of(p.splits()), Dim3.of(THREADS), 0, stream,
-                    new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
-                            .i32(m).i32(n).i32(k).ptr(ws).ptr(ctrs).i32(kernels.gemmPrologue()));
-            return;
-        }
         kernels.launchDependent(kernels.function("twofour_sparse24_gemm_" + sfx + "_mt" + p.tokensPerTile()),
                 Dim3.of(p.tokenTiles(), p.rowGroups(), p.splits()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)

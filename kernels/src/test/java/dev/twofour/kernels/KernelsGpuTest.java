@@ -220,52 +220,6 @@ class KernelsGpuTest {
     }
 
     /**
-     * The stream-K kernel (m <= 8): awkward shapes, every m from 1 to 8, CTA counts from 1 (one CTA walks every row
-     * group) through a few (CTAs spanning several row groups, partial first and last segments) to more CTAs than row
-     * groups (many contributors per row group); poisoned outputs; each run twice (the counters reset themselves).
-     * X with a padded but aligned stride. (Stream-K is not the default plan: -Dtwofour.gemm.streamK=true.)
-     */
-    @Test
-    void streamKSparse24GemmMatchesTheReference() {
-        int[][] shapes = {{77, 176}, {1000, 4112}, {300, 2048}, {4096, 4096}, {130, 11008}};
-        Random rnd = new Random(23);
-        java.util.List<String> failures = new java.util.ArrayList<>();
-        int runs = 0;
-        try (Sparse24Gemm gemm = new Sparse24Gemm(kernels)) {
-            for (CudaDtype dt : new CudaDtype[] {CudaDtype.F16, CudaDtype.BF16}) {
-                double tol = dt == CudaDtype.F16 ? 2e-3 : 1e-2;
-                for (int[] shape : shapes) {
-                    int n = shape[0], k = shape[1];
-                    Packed24 w = RandomFillRef.sparse24(dt, n, k, rnd.nextLong(), 0.05f);
-                    try (DeviceBuffer vals = upload(w.values()); DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(w.metadata()))) {
-                        for (int m = 1; m <= 8; m++) {
-                            int ldx = k + (m % 2 == 1 ? 8 : 0), ldy = n + 3;
-                            float[] x = new float[m * ldx];
-                            for (int i = 0; i < x.length; i++) x[i] = round(dt, (float) rnd.nextGaussian());
-                            float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
-                            int[] ctaCounts = {1, 3, 7, 2 * kernels.multiprocessors(), 1000};
-                            for (int ctas : ctaCounts) {
-                                if (m > 2 && ctas == 1000) continue;  // keep the test short
-                                Sparse24Gemm.Plan p = Sparse24Gemm.streamKPlan(m, n, k, ctas);
-                                try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
-                                    for (int rep = 0; rep < 2; rep++) {
-                                        runs++;
-                                        runAndCheck(gemm, dt, xb, ldx, vals, meta, yb, ldy, p, want, tol, "rep " + rep, failures);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if (!failures.isEmpty()) {
-            fail(failures.size() + " of " + runs + " stream-K GEMM runs wrong; first ones:\n  "
-                    + String.join("\n  ", failures.subList(0, Math.min(25, failures.size()))));
-        }
-    }
-
-    /**
      * Runs {@code p} into a NaN-poisoned Y (catches unwritten outputs), compares with {@code want} and checks that
      * nothing past n in a row of stride ldy was written; a failure is added to {@code failures}.
      */

@@ -547,7 +547,7 @@ class TransformerKernelsGpuTest {
                         DeviceBuffer gateUp = dev(rand(r, rows * 2 * k, 2f, dt), dt);
                         DeviceBuffer act = poisoned16(rows * k), want = poisoned16(rows * n), got = poisoned16(rows * n);
                         tk.swiglu(stream, dt, gateUp.address(), 2 * k, gateUp.address() + 2L * k, 2 * k, act.address(), k, rows, k);
-                        Sparse24Gemm.Plan plan = gemm.classicPlan(rows, n, k);
+                        Sparse24Gemm.Plan plan = gemm.plan(rows, n, k);
                         gemm.run(stream, dt, act, k, vals, meta, want, n, plan);
                         gemm.runSwiglu(stream, dt, gateUp, 2L * k, vals, meta, got, n, rows, n, k);
                         assertArrayEquals(get(want, rows * n, dt), get(got, rows * n, dt), 0f,

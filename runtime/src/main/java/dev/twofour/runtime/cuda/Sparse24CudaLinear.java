@@ -167,10 +167,7 @@ final class Sparse24CudaLinear implements CudaLinear {
     }
 
     @Override public void prepare(int rows) {
-        if (runsOurs(rows)) {
-            gemm.reserve(gemm.plan(rows, out, in));
-            gemm.reserve(gemm.classicPlan(rows, out, in));  // forwardSwiglu's
-        }
+        if (runsOurs(rows)) gemm.reserve(gemm.plan(rows, out, in));  // forward's and forwardSwiglu's
     }
 
     /**
