@@ -29,5 +29,8 @@ interface CudaLinear extends AutoCloseable {
      */
     default boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) { return false; }
 
+    /** Whether a model's decode should call {@link #forwardSwiglu} (where it was measured faster than swiglu + forward). */
+    default boolean fusesSwigluByDefault() { return false; }
+
     @Override void close();
 }

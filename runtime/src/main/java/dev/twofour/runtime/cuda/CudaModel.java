@@ -62,17 +62,6 @@ public final class CudaModel implements AutoCloseable {
     /** Batch-size buckets, one CUDA graph each. */
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
     /** Decode rows served by our GEMV run SwiGLU inside the down projection (one launch less per layer). */
-    static final boolean FUSE_SWIGLU = Boolean.parseBoolean(System.getProperty("twofour.cuda.fuseSwiglu", "false"));
-    static final boolean FUSE_SWIGLU_24 = Boolean.parseBoolean(System.getProperty("twofour.cuda.fuseSwiglu24", "true"));
-
-    /**
-     * Whether the down projection takes SwiGLU of the gate|up output itself: by default for 2:4 layers (our kernel
-     * computes it once per CTA while staging its input), not for dense ones (the GEMV recomputes it per warp, slower
-     * on the H100: 45.6 us against 32.4 + 10.4 us; -Dtwofour.cuda.fuseSwiglu=true turns it on).
-     */
-    private static boolean fuseSwiglu(CudaLinear down) {
-        return down instanceof Sparse24CudaLinear ? FUSE_SWIGLU_24 : FUSE_SWIGLU;
-    }
 
     /**
      * @param maxBatch     sequences held at once (KV slots); a decode step takes up to this many
@@ -808,7 +797,7 @@ public final class CudaModel implements AutoCloseable {
             l.o().forward(stream, attnOut, delta, rows);
             tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln2().address(), normed.address(), h, rows, h, eps);
             l.gateUp().forward(stream, normed, gateUpOut, rows);
-            if (!(fuseSwiglu(l.down()) && l.down().forwardSwiglu(stream, gateUpOut, delta, rows))) {
+            if (!(l.down().fusesSwigluByDefault() && l.down().forwardSwiglu(stream, gateUpOut, delta, rows))) {
                 tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, rows, im);
                 l.down().forward(stream, act, delta, rows);
             }

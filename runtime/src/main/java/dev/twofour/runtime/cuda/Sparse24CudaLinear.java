@@ -175,6 +175,11 @@ final class Sparse24CudaLinear implements CudaLinear {
      * rows: SwiGLU is computed while the kernel stages its input, which saves the swiglu launch (measured on the
      * H100: see kernels/NOTES.md). False (nothing done) otherwise.
      */
+    /** On unless -Dtwofour.cuda.fuseSwiglu24=false: on the H100 llama2-7b 2:4 decoded 240.3 against 235.2 tok/s (kernels/NOTES.md). */
+    private static final boolean FUSE_SWIGLU = Boolean.parseBoolean(System.getProperty("twofour.cuda.fuseSwiglu24", "true"));
+
+    @Override public boolean fusesSwigluByDefault() { return FUSE_SWIGLU; }
+
     @Override public boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) {
         if (!runsOurs(rows)) return false;
         gemm.runSwiglu(stream, dtype, gateUp, 2L * in, values, metadata, y, out, rows, out, in);
