@@ -128,6 +128,22 @@ __device__ uint32_t radix_select(const float* lg, int V, float m, bool countMode
     return prefix;
 }
 
+// One logit after the penalties of its token (count c: bits 0-23 generated count, c == 0: never seen) and the
+// temperature (not for greedy rows); NaN becomes -inf so it is never sampled.
+__device__ __forceinline__ float adjust_logit(float z, int c, float rep, float freq, float pres, bool greedy,
+                                              float temperature) {
+    if (c != 0) {
+        const int gen = c & 0xFFFFFF;
+        if (rep != 1.f) z = z > 0.f ? z / rep : z * rep;
+        z -= freq * (float)gen + (gen > 0 ? pres : 0.f);
+    }
+    if (!greedy) {
+        z = z / temperature;
+        if (isnan(z)) z = -INFINITY;
+    }
+    return z;
+}
+
 // grid (rows), block 1024. fparams[row] = {temperature, topP, minP, repetition, frequency, presence};
 // iparams[row] = {topK, slot, seedLo, seedHi}; slot < 0: no counts, RNG counter 0.
 // outIds[row] = the id (-1 when every logit is NaN); nextTokens (optional) gets a copy for the next step.
@@ -168,19 +184,7 @@ __device__ void sample(float* logits, int V, long long ldLogits, const float* __
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int i = 4 * i4 + e;
-                float z = zs[e];
-                if (penal) {
-                    const int c = cnt[i];
-                    if (c != 0) {
-                        const int gen = c & 0xFFFFFF;
-                        if (rep != 1.f) z = z > 0.f ? z / rep : z * rep;
-                        z -= freq * (float)gen + (gen > 0 ? pres : 0.f);
-                    }
-                }
-                if (!greedy) {
-                    z = z / temperature;
-                    if (isnan(z)) z = -INFINITY;
-                }
+                const float z = adjust_logit(zs[e], penal ? cnt[i] : 0, rep, freq, pres, greedy, temperature);
                 zs[e] = z;
                 if (z > best || (z == best && i < bestI)) { best = z; bestI = i; }
             }
@@ -188,20 +192,8 @@ __device__ void sample(float* logits, int V, long long ldLogits, const float* __
         }
     }
     for (int i = 4 * V4 + tid; i < V; i += SAMPLE_THREADS) {  // the tail (or every element of an unaligned row)
-        float z = lg[i];
-        if (penal) {
-            const int c = cnt[i];
-            if (c != 0) {
-                const int gen = c & 0xFFFFFF;
-                if (rep != 1.f) z = z > 0.f ? z / rep : z * rep;
-                z -= freq * (float)gen + (gen > 0 ? pres : 0.f);
-            }
-        }
-        if (!greedy) {
-            z = z / temperature;
-            if (isnan(z)) z = -INFINITY;
-            lg[i] = z;
-        }
+        const float z = adjust_logit(lg[i], penal ? cnt[i] : 0, rep, freq, pres, greedy, temperature);
+        if (!greedy) lg[i] = z;
         if (z > best || (z == best && i < bestI)) { best = z; bestI = i; }
     }
 #pragma unroll
