@@ -30,7 +30,7 @@ public final class Kernels implements AutoCloseable {
 
     private final CudaContext context;
     private final CudaModule module;
-    private final int multiprocessors;
+    private final int multiprocessors, sharedPerBlockOptin;
     private final boolean programmaticLaunch;
     private final int gemvPrologue, gemmPrologue;
     private volatile boolean closed;
@@ -39,6 +39,7 @@ public final class Kernels implements AutoCloseable {
         this.context = context;
         this.module = module;
         this.multiprocessors = context.device().multiprocessorCount();
+        this.sharedPerBlockOptin = context.device().attribute(dev.twofour.cuda.CudaDevice.ATTR_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         this.programmaticLaunch = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl", "true"))
                 && context.device().computeCapability().major() >= 9 && Cuda.supportsProgrammaticLaunch();
         boolean early = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl.earlyRelease", "true"));
@@ -111,6 +112,9 @@ public final class Kernels implements AutoCloseable {
 
     /** Streaming multiprocessors of this context's GPU (launchers size their grids by it). */
     public int multiprocessors() { return multiprocessors; }
+
+    /** The most dynamic shared memory one block may opt in to on this GPU (227 KiB on the H100, 163 KiB on the A100). */
+    public int sharedPerBlockOptin() { return sharedPerBlockOptin; }
 
     /**
      * True when {@link #launchDependent} uses programmatic dependent launch: a GPU of compute capability 9.0+

@@ -24,6 +24,9 @@ public final class Sparse24Gemm implements AutoCloseable {
     static final int THREADS = 256;
     static final int SUPERBLOCK = 256;
     static final int SHARED_LIMIT = 48 * 1024;
+    static final int STREAM_WARPS = 8;
+    /** Shared memory of one ring stage of the streaming kernel: 8 warps x (8 x 32 x 16 B of values + 16 x 32 B of metadata). */
+    static final int STREAM_STAGE_BYTES = STREAM_WARPS * (8 * 32 * 16 + 16 * 32);
 
     /**
      * How one call is cut up: tokens per CTA (8, 16 or 32), CTAs along tokens, rows (128 each) and
@@ -41,6 +44,45 @@ public final class Sparse24Gemm implements AutoCloseable {
             long kp = (k + 15) & ~15L;
             return (long) n * kp / 2 * dtype.byteSize() + (long) n * kp / 8 + (long) m * k * dtype.byteSize();
         }
+    }
+
+    /**
+     * How the streaming kernel (sparse24_stream.cuh) runs one call: tokens per tile (8 or 16) and ring stages
+     * (4 or 2: compiled pairs), persistent CTAs (at most one per SM, each taking 16-row tiles round-robin), the
+     * 16-input chunks of K each of the 8 warps of a CTA takes (a multiple of 8), and the dynamic shared memory.
+     */
+    public record StreamPlan(int m, int n, int k, int tokensPerTile, int stages, int ctas, int chunksPerWarp, int sharedBytes) {
+        /** Bytes the kernel must read at least: values, metadata and activations. */
+        public long minBytesRead(CudaDtype dtype) {
+            return (long) n * k / 2 * dtype.byteSize() + (long) n * k / 8 + (long) m * k * dtype.byteSize();
+        }
+    }
+
+    /**
+     * The streaming kernel's plan for this shape, or null where it does not apply: it needs K a multiple of 128
+     * (metadata rows on 16-byte boundaries for cp.async; every Llama shape), m <= 16, and X for all of K
+     * ({@code m x (k + 8)} halves) in one block's shared memory beside the ring ({@code sharedOptin} bytes).
+     */
+    public static StreamPlan streamPlan(int m, int n, int k, int multiprocessors, int sharedOptin) {
+        checkShape(m, n, k);
+        if (k % 128 != 0 || m > 16) return null;
+        // Compiled pairs: 8 tokens with 4 stages, 16 tokens with 2 (also for <= 8 tokens whose X leaves room for only 2).
+        int tile = 0, stages = 0, shared = 0;
+        for (int[] ts : new int[][] {{8, 4}, {16, 2}}) {
+            int need = ts[1] * STREAM_STAGE_BYTES + 2 * STREAM_WARPS * (ts[0] / 8) * 128 * 4 + 128 + m * (k + 8) * 2;
+            if (m <= ts[0] && need <= sharedOptin) {
+                tile = ts[0];
+                stages = ts[1];
+                shared = need;
+                break;
+            }
+        }
+        if (tile == 0) return null;
+        int rowTiles = (n + 15) / 16;
+        int ctas = Math.min(Math.max(1, multiprocessors), rowTiles);
+        int chunks = k / 16;
+        int perWarp = ((chunks + STREAM_WARPS - 1) / STREAM_WARPS + 7) / 8 * 8;
+        return new StreamPlan(m, n, k, tile, stages, ctas, perWarp, shared);
     }
 
     /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */
@@ -86,17 +128,35 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     private final Kernels kernels;
+    private final boolean streamByDefault;
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
 
+    /** Uses the streaming kernel wherever it applies unless {@code -Dtwofour.gemm.stream=false}. */
     public Sparse24Gemm(Kernels kernels) {
-        this.kernels = kernels;
+        this(kernels, Boolean.parseBoolean(System.getProperty("twofour.gemm.stream", "true")));
     }
 
-    /** The plan {@link #run} uses for this shape on this GPU. */
+    /** {@code streamByDefault}: whether {@link #run(CudaStream, CudaDtype, DeviceBuffer, long, DeviceBuffer, DeviceBuffer, DeviceBuffer, long, int, int, int)} and {@link #runSwiglu} use the streaming kernel where it applies. */
+    public Sparse24Gemm(Kernels kernels, boolean streamByDefault) {
+        this.kernels = kernels;
+        this.streamByDefault = streamByDefault;
+    }
+
+    /** The classic kernel's plan for this shape on this GPU (what {@link #run} uses where the streaming kernel does not apply). */
     public Plan plan(int m, int n, int k) {
         return plan(m, n, k, kernels.multiprocessors());
+    }
+
+    /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
+    public StreamPlan streamPlan(int m, int n, int k) {
+        return streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
+    }
+
+    /** The streaming plan {@link #run} uses for this shape, or null when it runs the classic kernel. */
+    public StreamPlan defaultStreamPlan(int m, int n, int k) {
+        return streamByDefault ? streamPlan(m, n, k) : null;
     }
 
     /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
@@ -118,10 +178,12 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
     }
 
-    /** Y = X · Wᵀ with the default plan. Strides are in elements. */
+    /** Y = X · Wᵀ with the default kernel and plan (the streaming kernel where it applies). Strides are in elements. */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k) {
-        run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k));
+        StreamPlan sp = defaultStreamPlan(m, n, k);
+        if (sp != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, sp, false);
+        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k));
     }
 
     /** Y = X · Wᵀ with the given plan (its m, n, k are the shape). */
@@ -138,7 +200,26 @@ public final class Sparse24Gemm implements AutoCloseable {
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
-        run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
+        StreamPlan sp = defaultStreamPlan(m, n, k);
+        if (sp != null) run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, sp, true);
+        else run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
+    }
+
+    /**
+     * Y = X · Wᵀ (or, with {@code swiglu}, Y = swiglu(X) · Wᵀ for X = gate|up [m][2k]) with the streaming kernel and
+     * the given plan (its m, n, k are the shape). Needs no workspace.
+     */
+    public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                    DeviceBuffer y, long ldy, StreamPlan p, boolean swiglu) {
+        ensureOpen();
+        Launch.requireHalf(dtype, "the 2:4 GEMM");
+        int m = p.m(), n = p.n(), k = p.k();
+        checkOperands(dtype, x, ldx, values, metadata, y, ldy, m, n, k, swiglu);
+        String sfx = Launch.suffix(dtype);
+        kernels.launchDependent(kernels.function("twofour_sparse24_stream_" + sfx + "_mt" + p.tokensPerTile()),
+                Dim3.of(p.ctas()), Dim3.of(THREADS), p.sharedBytes(), stream,
+                new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
+                        .i32(m).i32(n).i32(k).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue()).i32(swiglu ? 1 : 0));
     }
 
     private void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
@@ -146,14 +227,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         ensureOpen();
         Launch.requireHalf(dtype, "the 2:4 GEMM");
         int m = p.m(), n = p.n(), k = p.k();
-        long kp = (k + 15) & ~15L;
-        if (ldx < k) throw new IllegalArgumentException("ldx (" + ldx + ") must be >= k (" + k + ")");
-        if (ldy < n) throw new IllegalArgumentException("ldy (" + ldy + ") must be >= n (" + n + ")");
-        long es = dtype.byteSize();
-        Launch.requireBytes(x, ((m - 1) * ldx + (swiglu ? 2L * k : k)) * es, "2:4 GEMM input X [" + m + "][" + (swiglu ? 2L * k : k) + "]");
-        Launch.requireBytes(y, ((m - 1) * ldy + n) * es, "2:4 GEMM output Y [" + m + "][" + n + "]");
-        Launch.requireBytes(values, n * kp / 2 * es, "2:4 values [" + n + "][" + kp / 2 + "]");
-        Launch.requireBytes(metadata, n * kp / 8, "2:4 metadata [" + n + "][" + kp / 8 + "]");
+        checkOperands(dtype, x, ldx, values, metadata, y, ldy, m, n, k, swiglu);
         reserve(p);
         long ws = 0, ctrs = 0;
         if (p.workspaceFloats() > 0) {
@@ -166,6 +240,18 @@ public final class Sparse24Gemm implements AutoCloseable {
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
                         .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(ctrs).i32(kernels.gemmPrologue())
                         .i32(swiglu ? 1 : 0));
+    }
+
+    private static void checkOperands(CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                                      DeviceBuffer y, long ldy, int m, int n, int k, boolean swiglu) {
+        long kp = (k + 15) & ~15L;
+        if (ldx < k) throw new IllegalArgumentException("ldx (" + ldx + ") must be >= k (" + k + ")");
+        if (ldy < n) throw new IllegalArgumentException("ldy (" + ldy + ") must be >= n (" + n + ")");
+        long es = dtype.byteSize();
+        Launch.requireBytes(x, ((m - 1) * ldx + (swiglu ? 2L * k : k)) * es, "2:4 GEMM input X [" + m + "][" + (swiglu ? 2L * k : k) + "]");
+        Launch.requireBytes(y, ((m - 1) * ldy + n) * es, "2:4 GEMM output Y [" + m + "][" + n + "]");
+        Launch.requireBytes(values, n * kp / 2 * es, "2:4 values [" + n + "][" + kp / 2 + "]");
+        Launch.requireBytes(metadata, n * kp / 8, "2:4 metadata [" + n + "][" + kp / 8 + "]");
     }
 
     private static void checkShape(int m, int n, int k) {

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Every kernel against its Java twin on random data at awkward sizes. Runs on the GPU machine. */
@@ -220,16 +221,69 @@ class KernelsGpuTest {
     }
 
     /**
+     * The streaming kernel: K multiples of 128 from 1 to 86 chunks per warp (partial last warp and stage, warps with no
+     * chunks at all), N across several 16-row tiles per CTA (round-robin over the SMs) and not a multiple of 16, M up
+     * to 16 (both compiled tiles), odd X strides (scalar staging), each run twice into a NaN-poisoned Y.
+     */
+    @Test
+    void sparse24StreamGemmMatchesTheReference() {
+        int[][] shapes = {{77, 128}, {4133, 384}, {1000, 4096}, {130, 11008}, {16, 1152}};
+        int[] ms = {1, 3, 8, 11, 16};
+        Random rnd = new Random(23);
+        java.util.List<String> failures = new java.util.ArrayList<>();
+        int runs = 0;
+        try (Sparse24Gemm gemm = new Sparse24Gemm(kernels)) {
+            for (CudaDtype dt : new CudaDtype[] {CudaDtype.F16, CudaDtype.BF16}) {
+                double tol = dt == CudaDtype.F16 ? 2e-3 : 1e-2;
+                for (int[] shape : shapes) {
+                    int n = shape[0], k = shape[1];
+                    Packed24 w = RandomFillRef.sparse24(dt, n, k, rnd.nextLong(), 0.05f);
+                    try (DeviceBuffer vals = upload(w.values()); DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(w.metadata()))) {
+                        for (int m : ms) {
+                            Sparse24Gemm.StreamPlan p = gemm.streamPlan(m, n, k);
+                            if (p == null) continue;   // X does not fit beside the ring (checked below for the shapes that must run)
+                            int ldx = k + (m % 2 == 1 ? 5 : 0);
+                            int ldy = n + 3;
+                            float[] x = new float[m * ldx];
+                            for (int i = 0; i < x.length; i++) x[i] = round(dt, (float) rnd.nextGaussian());
+                            float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
+                            try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
+                                for (int rep = 0; rep < 2; rep++) {
+                                    runs++;
+                                    String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + p + " rep " + rep;
+                                    runAndCheck(dt, m, n, yb, ldy, want, tol, what, failures,
+                                            () -> gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p, false));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assertNotNull(gemm.streamPlan(16, 22016, 4096), "16 tokens of K = 4096 must fit the streaming kernel");
+            assertNotNull(gemm.streamPlan(1, 4096, 11008), "1 token of K = 11008 must fit the streaming kernel");
+        }
+        if (!failures.isEmpty()) {
+            fail(failures.size() + " of " + runs + " streaming GEMM runs wrong; first ones:\n  "
+                    + String.join("\n  ", failures.subList(0, Math.min(25, failures.size()))));
+        }
+        assertTrue(runs >= 60, "only " + runs + " streaming runs");
+    }
+
+    /**
      * Runs {@code p} into a NaN-poisoned Y (catches unwritten outputs), compares with {@code want} and checks that
      * nothing past n in a row of stride ldy was written; a failure is added to {@code failures}.
      */
     private static void runAndCheck(Sparse24Gemm gemm, CudaDtype dt, DeviceBuffer xb, int ldx, DeviceBuffer vals, DeviceBuffer meta,
                                     DeviceBuffer yb, int ldy, Sparse24Gemm.Plan p, float[] want, double tol, String note,
                                     java.util.List<String> failures) {
-        int m = p.m(), n = p.n();
-        String what = dt + " m=" + m + " n=" + n + " k=" + p.k() + " " + p + " " + note;
+        String what = dt + " m=" + p.m() + " n=" + p.n() + " k=" + p.k() + " " + p + " " + note;
+        runAndCheck(dt, p.m(), p.n(), yb, ldy, want, tol, what, failures, () -> gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p));
+    }
+
+    private static void runAndCheck(CudaDtype dt, int m, int n, DeviceBuffer yb, int ldy, float[] want, double tol, String what,
+                                    java.util.List<String> failures, Runnable launch) {
         yb.memset((byte) 0xFF);  // NaN in fp16 and bf16
-        gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p);
+        launch.run();
         stream.synchronize();
         float[] got = downloadAs(dt, yb, m * ldy);
         float[] packed = new float[m * n];

@@ -3,6 +3,8 @@ package dev.twofour.kernels;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,6 +37,38 @@ class PlanTest {
         assertEquals(2, Sparse24Gemm.plan(1, 12288, 4096, 132).splits(), "12288x4096: 2 splits, one wave of 192 CTAs");
         assertEquals(8, Sparse24Gemm.plan(1, 4096, 11008, 132).splits(), "4096x11008: 8 splits, one wave of 256 CTAs");
         assertEquals(16, Sparse24Gemm.plan(9, 4096, 4096, 132).tokensPerTile());
+    }
+
+    /** The streaming kernel's plan: where it applies, what it takes, and that it fits the H100's 227 KiB. */
+    @Test
+    void streamPlansApplyWhereXFitsBesideTheRing() {
+        int h100 = 232_448;
+        for (int m : new int[] {1, 2, 5, 8, 9, 16}) {
+            for (int n : new int[] {1, 77, 4096, 22016}) {
+                for (int k : new int[] {128, 4096, 5120, 8192, 11008}) {
+                    Sparse24Gemm.StreamPlan p = Sparse24Gemm.streamPlan(m, n, k, 132, h100);
+                    long x = (long) m * (k + 8) * 2;
+                    if (p == null) {
+                        assertTrue(x > h100 - 2 * Sparse24Gemm.STREAM_STAGE_BYTES - 16 * 1024, "no plan though X (" + x + " B) fits: m=" + m + " k=" + k);
+                        continue;
+                    }
+                    String at = p.toString();
+                    assertTrue(p.sharedBytes() <= h100, at);
+                    assertTrue(m <= p.tokensPerTile() && (p.tokensPerTile() == 8) == (p.stages() == 4), at);
+                    assertEquals(Math.min(132, (n + 15) / 16), p.ctas(), at);
+                    assertEquals(0, p.chunksPerWarp() % 8, "warp ranges must end on 16-byte metadata boundaries: " + at);
+                    assertTrue(8L * p.chunksPerWarp() >= k / 16 && 8L * (p.chunksPerWarp() - 8) < k / 16, "8 warps must cover K, tightly: " + at);
+                }
+            }
+        }
+        assertNotNull(Sparse24Gemm.streamPlan(1, 4096, 11008, 132, h100), "the down projection at batch 1");
+        assertNotNull(Sparse24Gemm.streamPlan(8, 12288, 4096, 132, h100), "qkv at batch 8");
+        assertNotNull(Sparse24Gemm.streamPlan(16, 22016, 4096, 132, h100), "gate|up at 16 rows");
+        assertNull(Sparse24Gemm.streamPlan(1, 4096, 4112, 132, h100), "K not a multiple of 128");
+        assertNull(Sparse24Gemm.streamPlan(17, 4096, 4096, 132, h100), "more than 16 rows");
+        assertNull(Sparse24Gemm.streamPlan(8, 4096, 11008, 132, h100), "X of 8 x 11008 does not fit beside 2 stages");
+        assertEquals(2, Sparse24Gemm.streamPlan(8, 4096, 4096, 132, 166_912).stages(), "X of 8 x 4096 leaves an A100's 163 KiB room for 2 stages");
+        assertEquals(4, Sparse24Gemm.streamPlan(8, 4096, 4096, 132, h100).stages());
     }
 
     @Test

@@ -26,6 +26,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -482,7 +483,17 @@ class TransformerKernelsGpuTest {
      */
     @Test
     void dependentLaunchesInAGraphEqualFullySerialisedLaunches() {
-        System.out.println("programmatic dependent launch: " + tk.kernels().programmaticLaunch());
+        dependentChain(false);
+    }
+
+    /** The same with the streaming 2:4 kernel, whose weight loads start before griddepcontrol.wait. */
+    @Test
+    void dependentLaunchesWithTheStreamingGemmEqualFullySerialisedLaunches() {
+        dependentChain(true);
+    }
+
+    private void dependentChain(boolean streamed) {
+        System.out.println("programmatic dependent launch: " + tk.kernels().programmaticLaunch() + ", streaming 2:4 GEMM: " + streamed);
         CudaDtype dt = CudaDtype.F16;
         int h = 4096, inter = 2048, steps = 12;
         Random r = new Random(31);
@@ -498,6 +509,7 @@ class TransformerKernelsGpuTest {
                 delta = poisoned16(h);
         try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels())) {
             Sparse24Gemm.Plan plan = gemm.plan(1, h, inter);
+            Sparse24Gemm.StreamPlan sp = gemm.streamPlan(1, h, inter);
             gemm.reserve(plan);
             java.util.function.Consumer<Boolean> chain = sync -> {
                 for (int i = 0; i < steps; i++) {
@@ -507,13 +519,14 @@ class TransformerKernelsGpuTest {
                     if (sync) stream.synchronize();
                     tk.swiglu(stream, dt, gateUp.address(), 2 * inter, gateUp.address() + 2L * inter, 2 * inter, act.address(), inter, 1, inter);
                     if (sync) stream.synchronize();
-                    gemm.run(stream, dt, act, inter, vals, meta, delta, h, plan);
+                    if (streamed) gemm.run(stream, dt, act, inter, vals, meta, delta, h, sp, false);
+                    else gemm.run(stream, dt, act, inter, vals, meta, delta, h, plan);
                     if (sync) stream.synchronize();
                 }
             };
             chain.accept(true);
             float[] serial = get(x, h, dt), serialDelta = get(delta, h, dt);
-            assertTrue(plan.splits() > 1, "the 2:4 GEMM should run split-K here, plan " + plan);
+            assertTrue(streamed ? sp != null : plan.splits() > 1, "the 2:4 GEMM should run " + (streamed ? "streaming" : "split-K") + " here");
             x.copyFrom(MemorySegment.ofArray(HalfFloats.fromFloats(dt, x0)));
             delta.memset((byte) 0x7F);
             try (CudaGraph g = CudaGraph.capture(stream, () -> chain.accept(false))) {
@@ -530,33 +543,42 @@ class TransformerKernelsGpuTest {
         }
     }
 
-    /** The 2:4 down projection fused with SwiGLU equals swiglu then the 2:4 GEMM, bit for bit (same rounding). */
+    /**
+     * The 2:4 down projection fused with SwiGLU equals swiglu then the 2:4 GEMM, bit for bit (same rounding), in both
+     * kernels (streaming where it applies: 4096x11008 at 1 and 3 rows, 1000x1152 at every row count; classic elsewhere).
+     */
     @Test
     void sparse24GemmFusedWithSwigluEqualsSwigluThenGemm() {
         Random r = new Random(41);
+        int streamed = 0;
         for (CudaDtype dt : DTYPES) {
-            for (int[] nk : new int[][] {{4096, 11008}, {300, 176}, {77, 4104}}) {
+            for (int[] nk : new int[][] {{4096, 11008}, {300, 176}, {77, 4104}, {1000, 1152}}) {
                 int n = nk[0], k = nk[1];
                 Packed24 p = RandomFillRef.sparse24(dt, n, k, r.nextLong(), 0.03f);
                 DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
                 DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
                 buffers.add(vals);
                 buffers.add(meta);
-                try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels())) {
-                    for (int rows : new int[] {1, 3, 8, 13}) {
-                        DeviceBuffer gateUp = dev(rand(r, rows * 2 * k, 2f, dt), dt);
-                        DeviceBuffer act = poisoned16(rows * k), want = poisoned16(rows * n), got = poisoned16(rows * n);
-                        tk.swiglu(stream, dt, gateUp.address(), 2 * k, gateUp.address() + 2L * k, 2 * k, act.address(), k, rows, k);
-                        Sparse24Gemm.Plan plan = gemm.plan(rows, n, k);
-                        gemm.run(stream, dt, act, k, vals, meta, want, n, plan);
-                        gemm.runSwiglu(stream, dt, gateUp, 2L * k, vals, meta, got, n, rows, n, k);
-                        assertArrayEquals(get(want, rows * n, dt), get(got, rows * n, dt), 0f,
-                                "fused SwiGLU + 2:4 GEMM " + dt + " " + n + "x" + k + " rows " + rows);
+                for (boolean stream24 : new boolean[] {false, true}) {
+                    try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels(), stream24)) {
+                        for (int rows : new int[] {1, 3, 8, 13}) {
+                            if (gemm.defaultStreamPlan(rows, n, k) != null) streamed++;
+                            DeviceBuffer gateUp = dev(rand(r, rows * 2 * k, 2f, dt), dt);
+                            DeviceBuffer act = poisoned16(rows * k), want = poisoned16(rows * n), got = poisoned16(rows * n);
+                            tk.swiglu(stream, dt, gateUp.address(), 2 * k, gateUp.address() + 2L * k, 2 * k, act.address(), k, rows, k);
+                            gemm.run(stream, dt, act, k, vals, meta, want, n, rows, n, k);
+                            gemm.runSwiglu(stream, dt, gateUp, 2L * k, vals, meta, got, n, rows, n, k);
+                            float[] w = get(want, rows * n, dt);
+                            for (float v : w) assertFalse(Float.isNaN(v), "unwritten output (NaN) " + dt + " " + n + "x" + k + " rows " + rows);
+                            assertArrayEquals(w, get(got, rows * n, dt), 0f,
+                                    "fused SwiGLU + 2:4 GEMM " + dt + " " + n + "x" + k + " rows " + rows + (stream24 ? " (streaming)" : ""));
+                        }
                     }
                 }
                 free();
             }
         }
+        assertTrue(streamed >= 12, "the streaming kernel ran only " + streamed + " of the cases");
     }
 
     @Test
