@@ -5,6 +5,7 @@
 #include "convert.cuh"
 #include "elementwise.cuh"
 #include "sparse24_gemm.cuh"
+#include "sparse24_mmasp.cuh"
 #include "sparse24_stream.cuh"
 #include "unpack.cuh"
 #include "prune.cuh"
