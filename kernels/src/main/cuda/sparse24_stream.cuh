@@ -10,8 +10,10 @@
 //    and the first STAGES stages are issued BEFORE griddepcontrol.wait (weights depend on no kernel), so with
 //    programmatic dependent launch a layer's weights stream while the previous kernel (attention, rmsnorm, the
 //    previous GEMM's tail) is still running. The classic kernel could only hold one superblock in registers then.
-//  - X (all K, only the M real tokens) is staged once per CTA after the wait (SwiGLU computed on the way when
-//    swiglu != 0, as in the classic kernel), and serves every tile of the CTA.
+//  - X (all K, only the M real tokens) is staged once per CTA after the wait and serves every tile of the CTA. Since
+//    every CTA holds whole rows of X, the op that makes X can be done on the way (TwofourStreamInput.op):
+//    SwiGLU of a gate|up row (the down projection, as in the classic kernel), or the residual add + RMSNorm that
+//    precedes qkv and gate|up (x += delta written by CTA 0 to a second residual buffer, X = w * rmsnorm(x)).
 // One stage of one warp = 16 chunks of its K range for its 16 rows: per lane 8 x 16 bytes of values (chunks
 // 4c + t of rows g and g + 8, c = 0..3: exactly the bytes this lane multiplies, so no barrier is needed for them)
 // plus 32 bytes of metadata per row copied by the row's 4 lanes (two pieces each for row g and g + 8; read by the
@@ -44,11 +46,143 @@ __device__ __forceinline__ void twofour_cp_async_wait() {
 #endif
 }
 
+// What the kernel stages as X. op 0: X itself. op 1 (SwiGLU): X is gate|up [M][2K], the GEMM input is
+// T(T(silu(gate)) * up), rounded as tf_swiglu does. op 2 (add + RMSNorm, as tf_add_rmsnorm rounds it): with r = X
+// (the residual stream, [M][K]) and d = delta (or 0 when delta is null), v = T(r + d); the GEMM input is
+// T(w * T(v * rsqrt(mean(v^2) + eps))); CTA 0 writes v to residualOut (unless null), which must not alias X (other
+// CTAs still read X). The sum of squares runs in a fixed order: deterministic, though not tf_add_rmsnorm's order.
+struct TwofourStreamInput {
+  int op;
+  const uint16_t* delta;
+  long long ldd;
+  const uint16_t* normWeight;
+  uint16_t* residualOut;
+  long long ldr;
+  float eps;
+};
+
+// 8 halves at p: one 16-byte load when aligned, else eight 2-byte loads.
+__device__ __forceinline__ uint4 twofour_load8(const uint16_t* p, bool vec) {
+  if (vec) return __ldg(reinterpret_cast<const uint4*>(p));
+  return make_uint4(p[0] | (uint32_t)p[1] << 16, p[2] | (uint32_t)p[3] << 16, p[4] | (uint32_t)p[5] << 16,
+                    p[6] | (uint32_t)p[7] << 16);
+}
+__device__ __forceinline__ uint4 twofour_pack8(const uint16_t (&h)[8]) {
+  return make_uint4(h[0] | (uint32_t)h[1] << 16, h[2] | (uint32_t)h[3] << 16, h[4] | (uint32_t)h[5] << 16,
+                    h[6] | (uint32_t)h[7] << 16);
+}
+
+// Stages X for M tokens x K inputs into xs ([M][xStride] halves) as `in` says, with the whole block. X is read from L2
+// right after the PDL wait, on the critical path: each thread keeps XB 16-byte loads in flight at once.
+template <typename Conv>
+__device__ __forceinline__ void twofour_stream_stage_x(const uint16_t* __restrict__ X, long long ldx, int M, int K,
+                                                       const TwofourStreamInput& in, uint16_t* xs, int xStride,
+                                                       float* scratch) {
+  constexpr int XB = 4;
+  const int vecPerRow = K >> 3, nvec = M * vecPerRow;
+  const bool vecX = ((reinterpret_cast<uintptr_t>(X) & 15) == 0) && (ldx % 8 == 0);
+  const bool vecD = ((reinterpret_cast<uintptr_t>(in.delta) & 15) == 0) && (in.ldd % 8 == 0);
+  for (int base = threadIdx.x; base < nvec; base += XB * blockDim.x) {
+    uint4 a[XB], b[XB];
+#pragma unroll
+    for (int u = 0; u < XB; u++) {
+      const int idx = base + u * blockDim.x;
+      if (idx < nvec) {
+        const int m = idx / vecPerRow, k = (idx % vecPerRow) * 8;
+        const uint16_t* src = X + (size_t)m * ldx + k;
+        a[u] = twofour_load8(src, vecX);
+        if (in.op == 1) b[u] = twofour_load8(src + K, vecX);
+        if (in.op == 2 && in.delta != nullptr) b[u] = twofour_load8(in.delta + (size_t)m * in.ldd + k, vecD);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < XB; u++) {
+      const int idx = base + u * blockDim.x;
+      if (idx >= nvec) continue;
+      const int m = idx / vecPerRow, k = (idx % vecPerRow) * 8;
+      uint4 val = a[u];
+      if (in.op == 1) {
+        const uint16_t* gv = reinterpret_cast<const uint16_t*>(&a[u]);
+        const uint16_t* uv = reinterpret_cast<const uint16_t*>(&b[u]);
+        uint16_t h[8];
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+          const float gt = Conv::toFloat(gv[e]), up = Conv::toFloat(uv[e]);
+          h[e] = Conv::fromFloat(Conv::toFloat(Conv::fromFloat(gt / (1.0f + expf(-gt)))) * up);
+        }
+        val = twofour_pack8(h);
+      } else if (in.op == 2 && in.delta != nullptr) {
+        const uint16_t* rv = reinterpret_cast<const uint16_t*>(&a[u]);
+        const uint16_t* dv = reinterpret_cast<const uint16_t*>(&b[u]);
+        uint16_t h[8];
+#pragma unroll
+        for (int e = 0; e < 8; e++) h[e] = Conv::fromFloat(Conv::toFloat(rv[e]) + Conv::toFloat(dv[e]));
+        val = twofour_pack8(h);
+      }
+      if (in.op == 2 && blockIdx.x == 0 && in.residualOut != nullptr) {
+        uint16_t* dst = in.residualOut + (size_t)m * in.ldr + k;
+        if (((reinterpret_cast<uintptr_t>(dst) & 15) == 0)) {
+          *reinterpret_cast<uint4*>(dst) = val;
+        } else {
+          const uint16_t* h = reinterpret_cast<const uint16_t*>(&val);
+#pragma unroll
+          for (int e = 0; e < 8; e++) dst[e] = h[e];
+        }
+      }
+      *reinterpret_cast<uint4*>(xs + (size_t)m * xStride + k) = val;
+    }
+  }
+  if (in.op != 2) return;
+  __syncthreads();
+  // RMSNorm: warp w sums tokens w, w + 8 in a fixed order (lane-strided, then a shuffle tree).
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int m = warp; m < M; m += warps) {
+    float ss = 0.f;
+    for (int j = lane; j < vecPerRow; j += 32) {
+      const uint4 v = *reinterpret_cast<const uint4*>(xs + (size_t)m * xStride + j * 8);
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(&v);
+#pragma unroll
+      for (int e = 0; e < 8; e++) {
+        const float f = Conv::toFloat(h[e]);
+        ss += f * f;
+      }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+    if (lane == 0) scratch[m] = 1.0f / sqrtf(ss / (float)K + in.eps);
+  }
+  __syncthreads();
+  const bool vecW = (reinterpret_cast<uintptr_t>(in.normWeight) & 15) == 0;
+  for (int base = threadIdx.x; base < nvec; base += XB * blockDim.x) {
+    uint4 wv[XB];
+#pragma unroll
+    for (int u = 0; u < XB; u++) {
+      const int idx = base + u * blockDim.x;
+      if (idx < nvec) wv[u] = twofour_load8(in.normWeight + (idx % vecPerRow) * 8, vecW);
+    }
+#pragma unroll
+    for (int u = 0; u < XB; u++) {
+      const int idx = base + u * blockDim.x;
+      if (idx >= nvec) continue;
+      const int m = idx / vecPerRow, k = (idx % vecPerRow) * 8;
+      uint4* p = reinterpret_cast<uint4*>(xs + (size_t)m * xStride + k);
+      const uint4 v = *p;
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(&v);
+      const uint16_t* w = reinterpret_cast<const uint16_t*>(&wv[u]);
+      const float rs = scratch[m];
+      uint16_t o[8];
+#pragma unroll
+      for (int e = 0; e < 8; e++) o[e] = Conv::fromFloat(Conv::toFloat(w[e]) * Conv::toFloat(Conv::fromFloat(Conv::toFloat(h[e]) * rs)));
+      *p = twofour_pack8(o);
+    }
+  }
+}
+
 template <typename Conv, int MO, int STAGES>
 __device__ __forceinline__ void twofour_sparse24_stream(
     const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
     const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
-    int M, int N, int K, int chunksPerWarp, int prologue, int swiglu) {
+    int M, int N, int K, int chunksPerWarp, int prologue, const TwofourStreamInput& in) {
   extern __shared__ __align__(16) uint8_t smem[];
   uint8_t* ring = smem;                                                         // [STAGES][warp][values | metadata]
   float* red = reinterpret_cast<float*>(smem + STAGES * TWOFOUR_STREAM_STAGE_BYTES);  // [2][warp][MO][4][32]
@@ -99,35 +233,12 @@ __device__ __forceinline__ void twofour_sparse24_stream(
     if (s < total) issue(s);
     twofour_cp_async_commit();  // one group per stage, empty or not: wait_group counts stay uniform
   }
+  // The norm weight (op 2) is a weight: bring it toward L1 before the wait, so the normalisation pass finds it there.
+  if (in.op == 2 && threadIdx.x * 64 < K) asm volatile("prefetch.global.L1 [%0];" ::"l"(in.normWeight + threadIdx.x * 64));
   twofour_pdl_wait();
 
   twofour_fill_selectors(sel);
-  {
-    const int vecPerRow = K >> 3;
-    const bool vecOk = ((reinterpret_cast<uintptr_t>(X) & 15) == 0) && (ldx % 8 == 0);
-    for (int idx = threadIdx.x; idx < M * vecPerRow; idx += blockDim.x) {
-      const int m = idx / vecPerRow, k = (idx % vecPerRow) * 8;
-      const uint16_t* src = X + (size_t)m * ldx + k;
-      uint4 val;
-      if (swiglu) {
-        // X row = gate [0, K) | up [K, 2K): the GEMM input is T(T(silu(gate)) * up), rounded as tf_swiglu does.
-        uint16_t h[8];
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-          const float gt = Conv::toFloat(src[e]), up = Conv::toFloat(src[K + e]);
-          h[e] = Conv::fromFloat(Conv::toFloat(Conv::fromFloat(gt / (1.0f + expf(-gt)))) * up);
-        }
-        val = make_uint4(h[0] | (uint32_t)h[1] << 16, h[2] | (uint32_t)h[3] << 16, h[4] | (uint32_t)h[5] << 16,
-                         h[6] | (uint32_t)h[7] << 16);
-      } else if (vecOk) {
-        val = __ldg(reinterpret_cast<const uint4*>(src));
-      } else {
-        val = make_uint4(src[0] | (uint32_t)src[1] << 16, src[2] | (uint32_t)src[3] << 16,
-                         src[4] | (uint32_t)src[5] << 16, src[6] | (uint32_t)src[7] << 16);
-      }
-      *reinterpret_cast<uint4*>(xs + (size_t)m * xStride + k) = val;
-    }
-  }
+  twofour_stream_stage_x<Conv>(X, ldx, M, K, in, xs, xStride, red);
   __syncthreads();
 
   float acc[MO][2][4];
@@ -207,8 +318,10 @@ __device__ __forceinline__ void twofour_sparse24_stream(
 #define TWOFOUR_SPARSE24_STREAM(NAME, CONV, MO, STAGES)                                                          \
   extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_STREAM_WARPS, 1)                                     \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
-       int M, int N, int K, int chunksPerWarp, int prologue, int swiglu) {                                       \
-    twofour_sparse24_stream<CONV, MO, STAGES>(X, ldx, values, meta, Y, ldy, M, N, K, chunksPerWarp, prologue, swiglu); \
+       int M, int N, int K, int chunksPerWarp, int prologue, int op, const uint16_t* delta, long long ldd,       \
+       const uint16_t* normWeight, uint16_t* residualOut, long long ldr, float eps) {                            \
+    const TwofourStreamInput in{op, delta, ldd, normWeight, residualOut, ldr, eps};                              \
+    twofour_sparse24_stream<CONV, MO, STAGES>(X, ldx, values, meta, Y, ldy, M, N, K, chunksPerWarp, prologue, in); \
   }
 TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt8, F16, 1, 4)
 TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt16, F16, 2, 2)

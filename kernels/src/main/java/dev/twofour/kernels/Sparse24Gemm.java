@@ -211,15 +211,53 @@ public final class Sparse24Gemm implements AutoCloseable {
      */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, StreamPlan p, boolean swiglu) {
+        checkOperands(dtype, x, ldx, values, metadata, y, ldy, p.m(), p.n(), p.k(), swiglu);
+        launchStream(stream, dtype, x, ldx, values, metadata, y, ldy, p, swiglu ? 1 : 0, 0L, 0, 0L, 0L, 0, 0f);
+    }
+
+    /**
+     * The residual add and RMSNorm before a linear layer, fused into the streaming kernel's staging of X:
+     * {@code v = T(residual + delta)} (no add when {@code delta} is null), {@code Y = (w * T(v * rsqrt(mean(v²) + eps))) · Wᵀ},
+     * rounded like TransformerKernels.addRmsNorm (the sum of squares in another, fixed order). v is written to
+     * {@code residualOut} (skipped when null), which must not overlap {@code residual}: the GPU's blocks read the
+     * residual while one of them writes v. Returns false, doing nothing, where the streaming kernel does not apply
+     * ({@link #streamPlan(int, int, int)} is null); strides are in elements.
+     */
+    public boolean runAddRmsNorm(CudaStream stream, CudaDtype dtype, DeviceBuffer residual, long ldx, DeviceBuffer delta, long ldd,
+                                 DeviceBuffer normWeight, float eps, DeviceBuffer residualOut, long ldr,
+                                 DeviceBuffer values, DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
+        StreamPlan p = streamPlan(m, n, k);
+        if (p == null) return false;
+        checkOperands(dtype, residual, ldx, values, metadata, y, ldy, m, n, k, false);
+        long es = dtype.byteSize();
+        if (delta != null) {
+            if (ldd < k) throw new IllegalArgumentException("delta row stride " + ldd + " must be >= k = " + k);
+            Launch.requireBytes(delta, ((m - 1) * ldd + k) * es, "residual delta [" + m + "][" + k + "]");
+        }
+        Launch.requireBytes(normWeight, k * es, "RMSNorm weight [" + k + "]");
+        if (residualOut != null) {
+            if (ldr < k) throw new IllegalArgumentException("residual output row stride " + ldr + " must be >= k = " + k);
+            Launch.requireBytes(residualOut, ((m - 1) * ldr + k) * es, "residual output [" + m + "][" + k + "]");
+            long a0 = residual.address(), a1 = a0 + ((m - 1) * ldx + k) * es;
+            long b0 = residualOut.address(), b1 = b0 + ((m - 1) * ldr + k) * es;
+            if (a0 < b1 && b0 < a1) throw new IllegalArgumentException("the residual output overlaps the residual input: the fused add+RMSNorm needs a second buffer");
+        }
+        launchStream(stream, dtype, residual, ldx, values, metadata, y, ldy, p, 2, delta == null ? 0L : delta.address(), ldd,
+                normWeight.address(), residualOut == null ? 0L : residualOut.address(), ldr, eps);
+        return true;
+    }
+
+    private void launchStream(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                              DeviceBuffer y, long ldy, StreamPlan p, int op, long delta, long ldd, long normWeight,
+                              long residualOut, long ldr, float eps) {
         ensureOpen();
         Launch.requireHalf(dtype, "the 2:4 GEMM");
-        int m = p.m(), n = p.n(), k = p.k();
-        checkOperands(dtype, x, ldx, values, metadata, y, ldy, m, n, k, swiglu);
         String sfx = Launch.suffix(dtype);
         kernels.launchDependent(kernels.function("twofour_sparse24_stream_" + sfx + "_mt" + p.tokensPerTile()),
                 Dim3.of(p.ctas()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
-                        .i32(m).i32(n).i32(k).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue()).i32(swiglu ? 1 : 0));
+                        .i32(p.m()).i32(p.n()).i32(p.k()).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue()).i32(op)
+                        .ptr(delta).i64(ldd).ptr(normWeight).ptr(residualOut).i64(ldr).f32(eps));
     }
 
     private void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,

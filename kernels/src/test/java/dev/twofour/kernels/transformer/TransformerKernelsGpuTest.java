@@ -27,6 +27,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -579,6 +580,54 @@ class TransformerKernelsGpuTest {
             }
         }
         assertTrue(streamed >= 12, "the streaming kernel ran only " + streamed + " of the cases");
+    }
+
+    /**
+     * The add+RMSNorm fused into the streaming 2:4 GEMM: its residual output equals tf_add_rmsnorm's in-place update bit
+     * for bit (same rounding of x + delta), and its product equals add+rmsnorm then the GEMM within rounding (the sum of
+     * squares runs in another order, so the normalised input may differ in the last bit). Also without a delta (the
+     * first layer) and without a residual output.
+     */
+    @Test
+    void sparse24GemmFusedWithAddRmsNormMatchesAddRmsNormThenGemm() {
+        Random r = new Random(43);
+        float eps = 1e-5f;
+        int runs = 0;
+        for (CudaDtype dt : DTYPES) {
+            for (int[] nk : new int[][] {{1000, 4096}, {77, 1152}, {300, 11008}}) {
+                int n = nk[0], k = nk[1];
+                Packed24 p = RandomFillRef.sparse24(dt, n, k, r.nextLong(), 0.03f);
+                DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
+                DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
+                buffers.add(vals);
+                buffers.add(meta);
+                DeviceBuffer w = dev(rand(r, k, 1f, dt), dt);
+                try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels(), true)) {
+                    for (int rows : new int[] {1, 3, 8, 13}) {
+                        if (gemm.streamPlan(rows, n, k) == null) continue;
+                        for (boolean withDelta : new boolean[] {true, false}) {
+                            float[] x0 = rand(r, rows * k, 2f, dt);
+                            DeviceBuffer d = withDelta ? dev(rand(r, rows * k, 1f, dt), dt) : null;
+                            DeviceBuffer xRef = dev(x0, dt), normed = poisoned16(rows * k), want = poisoned16(rows * n);
+                            tk.addRmsNorm(stream, dt, xRef.address(), k, d == null ? 0L : d.address(), k, w.address(), normed.address(), k, rows, k, eps);
+                            gemm.run(stream, dt, normed, k, vals, meta, want, n, gemm.streamPlan(rows, n, k), false);
+                            DeviceBuffer x = dev(x0, dt), xOut = poisoned16(rows * k), got = poisoned16(rows * n);
+                            assertTrue(gemm.runAddRmsNorm(stream, dt, x, k, d, k, w, eps, withDelta ? xOut : null, k, vals, meta, got, n, rows, n, k));
+                            String what = dt + " " + n + "x" + k + " rows " + rows + (withDelta ? " with delta" : " without delta");
+                            assertArrayEquals(x0, get(x, rows * k, dt), 0f, "the residual input must stay as it was: " + what);
+                            if (withDelta) assertArrayEquals(get(xRef, rows * k, dt), get(xOut, rows * k, dt), 0f, "residual output " + what);
+                            assertClose(get(want, rows * n, dt), get(got, rows * n, dt), dt == CudaDtype.F16 ? 2e-3 : 1e-2, "fused add+rmsnorm + 2:4 GEMM " + what);
+                            runs++;
+                        }
+                    }
+                    DeviceBuffer x = dev(rand(r, k, 1f, dt), dt), y = poisoned16(n);
+                    assertThrows(IllegalArgumentException.class, () -> gemm.runAddRmsNorm(stream, dt, x, k, null, k, w, eps, x, k, vals, meta, y, n, 1, n, k),
+                            "a residual output on top of the input must be refused");
+                }
+                free();
+            }
+        }
+        assertTrue(runs >= 30, "only " + runs + " fused runs");
     }
 
     @Test

@@ -32,5 +32,16 @@ interface CudaLinear extends AutoCloseable {
     /** Whether a model's decode should call {@link #forwardSwiglu} (where it was measured faster than swiglu + forward). */
     default boolean fusesSwigluByDefault() { return false; }
 
+    /**
+     * The residual add and RMSNorm before this layer, fused into it: {@code v = residual + delta} (no add when
+     * {@code delta} is null), {@code y = W · (normWeight * rmsnorm(v))}, and v written to {@code residualOut} (skipped when
+     * null; must not overlap {@code residual}), rounded like TransformerKernels.addRmsNorm. All {@code [rows][in]}
+     * contiguous. True when this layer has such a kernel for these rows and ran it; false, with nothing done, otherwise.
+     */
+    default boolean forwardAddRmsNorm(CudaStream stream, DeviceBuffer residual, DeviceBuffer delta, DeviceBuffer normWeight,
+                                      float eps, DeviceBuffer residualOut, DeviceBuffer y, int rows) {
+        return false;
+    }
+
     @Override void close();
 }

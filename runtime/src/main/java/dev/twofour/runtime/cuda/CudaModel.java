@@ -61,6 +61,8 @@ import java.util.TreeSet;
 public final class CudaModel implements AutoCloseable {
     /** Batch-size buckets, one CUDA graph each. */
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
+    /** Steps of up to this many rows may fuse the add+RMSNorm into the next linear layer (the streaming 2:4 kernel's limit). */
+    static final int FUSED_NORM_ROWS = 16;
     /** Decode rows served by our GEMV run SwiGLU inside the down projection (one launch less per layer). */
 
     /**
@@ -102,7 +104,7 @@ public final class CudaModel implements AutoCloseable {
     private DeviceBuffer[] kCache, vCache;
     // activations, [rowsMax][...]
     private final int rowsMax;
-    private DeviceBuffer x, normed, qkvOut, attnOut, delta, gateUpOut, act, lastRows, logits, attnScratch;
+    private DeviceBuffer x, xAlt, normed, qkvOut, attnOut, delta, gateUpOut, act, lastRows, logits, attnScratch;
     private DeviceBuffer attnCounters;  // decode attention's arrival counters: zeroed once, every launch leaves them zero
     // step inputs (int32 sections of rowsMax + 1), sampler parameters and state
     private DeviceBuffer stepInts, stepFloats, outIds, stepCounter, counts;
@@ -270,7 +272,7 @@ public final class CudaModel implements AutoCloseable {
         plan.put("KV cache (" + o.maxBatch() + " sequences x " + o.maxContext() + " positions)",
                 2L * L * o.maxBatch() * o.maxContext() * c.kvDim() * es);
         plan.put("activations (" + rows + " rows)", (long) rows * (2L * h + qkvW + c.qDim() + h + 2L * im + im) * es
-                + (long) bucketFor(o.maxBatch()) * h * es);
+                + (long) bucketFor(o.maxBatch()) * h * es + (long) Math.min(rows, FUSED_NORM_ROWS) * h * es);
         int logitRows = o.allLogits() ? rows : bucketFor(o.maxBatch());
         plan.put("logits (" + logitRows + " rows, fp32)", (long) logitRows * v * 4);
         int maxSplits = 64;
@@ -355,6 +357,7 @@ public final class CudaModel implements AutoCloseable {
             vCache[l] = alloc(kvBytes);
         }
         x = alloc((long) rowsMax * h * es);
+        xAlt = alloc((long) Math.min(rowsMax, FUSED_NORM_ROWS) * h * es);
         normed = alloc((long) rowsMax * h * es);
         qkvOut = alloc((long) rowsMax * qkvW * es);
         attnOut = alloc((long) rowsMax * config.qDim() * es);
@@ -776,11 +779,20 @@ public final class CudaModel implements AutoCloseable {
         int w = qDim + 2 * kvDim;
         float eps = (float) config.rmsNormEps();
         tk.gatherRows(stream, dtype, x.address(), h, embed.address(), h, ints(TOK), rows, h, config.vocabSize());
+        // The residual stream: `res`. A linear layer that fuses the add+RMSNorm before it (the streaming 2:4 kernel, up to
+        // FUSED_NORM_ROWS rows) writes the updated residual to the other buffer while every block still reads `res`,
+        // so the two buffers swap roles there; the unfused add+RMSNorm updates `res` in place.
+        DeviceBuffer res = x, other = xAlt;
+        boolean fusable = rows <= FUSED_NORM_ROWS;
         for (int li = 0; li < layers.size(); li++) {
             Layer l = layers.get(li);
-            tk.addRmsNorm(stream, dtype, x.address(), h, li == 0 ? 0L : delta.address(), h, l.ln1().address(),
-                    normed.address(), h, rows, h, eps);
-            l.qkv().forward(stream, normed, qkvOut, rows);
+            if (fusable && l.qkv().forwardAddRmsNorm(stream, res, li == 0 ? null : delta, l.ln1(), eps, li == 0 ? null : other, qkvOut, rows)) {
+                if (li > 0) { DeviceBuffer t = res; res = other; other = t; }
+            } else {
+                tk.addRmsNorm(stream, dtype, res.address(), h, li == 0 ? 0L : delta.address(), h, l.ln1().address(),
+                        normed.address(), h, rows, h, eps);
+                l.qkv().forward(stream, normed, qkvOut, rows);
+            }
             if (l.qkvBias() != null) tk.addBias(stream, dtype, qkvOut.address(), w, l.qkvBias().address(), rows, w);
             long q = qkvOut.address();
             if (decode) {  // RoPE, KV append and attention: one launch by default (TransformerKernels.decodeAttention)
@@ -795,14 +807,18 @@ public final class CudaModel implements AutoCloseable {
                         ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim);
             }
             l.o().forward(stream, attnOut, delta, rows);
-            tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln2().address(), normed.address(), h, rows, h, eps);
-            l.gateUp().forward(stream, normed, gateUpOut, rows);
+            if (fusable && l.gateUp().forwardAddRmsNorm(stream, res, delta, l.ln2(), eps, other, gateUpOut, rows)) {
+                DeviceBuffer t = res; res = other; other = t;
+            } else {
+                tk.addRmsNorm(stream, dtype, res.address(), h, delta.address(), h, l.ln2().address(), normed.address(), h, rows, h, eps);
+                l.gateUp().forward(stream, normed, gateUpOut, rows);
+            }
             if (!(l.down().fusesSwigluByDefault() && l.down().forwardSwiglu(stream, gateUpOut, delta, rows))) {
                 tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, rows, im);
                 l.down().forward(stream, act, delta, rows);
             }
         }
-        tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, finalNorm.address(), normed.address(), h, rows, h, eps);
+        tk.addRmsNorm(stream, dtype, res.address(), h, delta.address(), h, finalNorm.address(), normed.address(), h, rows, h, eps);
         if (gather) {
             tk.gatherRows(stream, dtype, lastRows.address(), h, normed.address(), h, ints(GATHER), logitRows, h, rows);
             lmHead.forward(stream, lastRows, logits, logitRows);
@@ -1031,6 +1047,10 @@ public final class CudaModel implements AutoCloseable {
         if (l.down() instanceof Sparse24CudaLinear sd && sd.runsOurs(bucket)) {
             ops.put("down fused with swiglu (2:4)", () -> sd.forwardSwiglu(stream, gateUpOut, delta, bucket));
             bytes.put("down fused with swiglu (2:4)", sd.weightBytes());
+        }
+        if (l.qkv() instanceof Sparse24CudaLinear sq && bucket <= FUSED_NORM_ROWS) {
+            ops.put("qkv fused with add+rmsnorm (2:4)", () -> sq.forwardAddRmsNorm(stream, x, delta, l.ln1(), eps, xAlt, qkvOut, bucket));
+            bytes.put("qkv fused with add+rmsnorm (2:4)", sq.weightBytes());
         }
         ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, bucket, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
                 ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));

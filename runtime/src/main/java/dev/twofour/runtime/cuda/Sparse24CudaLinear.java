@@ -186,6 +186,16 @@ final class Sparse24CudaLinear implements CudaLinear {
         return true;
     }
 
+    /** On unless -Dtwofour.cuda.fuseNorm24=false: the add+RMSNorm before qkv and gate|up done by the streaming 2:4 kernel. */
+    private static final boolean FUSE_NORM = Boolean.parseBoolean(System.getProperty("twofour.cuda.fuseNorm24", "true"));
+
+    @Override public boolean forwardAddRmsNorm(CudaStream stream, DeviceBuffer residual, DeviceBuffer delta, DeviceBuffer normWeight,
+                                               float eps, DeviceBuffer residualOut, DeviceBuffer y, int rows) {
+        if (!FUSE_NORM || !runsOurs(rows) || gemm.defaultStreamPlan(rows, out, in) == null) return false;
+        return gemm.runAddRmsNorm(stream, dtype, residual, in, delta, in, normWeight, eps, residualOut, in, values, metadata,
+                y, out, rows, out, in);
+    }
+
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
         CusparseLtGemm lt = ltPlanFor(rows);
         if (lt != null) {
