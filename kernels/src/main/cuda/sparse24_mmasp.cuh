@@ -70,17 +70,20 @@ template <> struct MmaSp<BF16> {
 // row g in bits 0-15, row g+8 in bits 16-31. Seen as a 4x4 nibble matrix per row (lane = matrix row, nibble =
 // column), this is the transpose, done in two butterfly steps on both rows at once.
 __device__ __forceinline__ uint32_t twofour_mmasp_meta(uint32_t mA, uint32_t mB, int t) {
+  // The lane constants below are arithmetic rather than selects so that they hoist out of a caller's loop.
+  const uint32_t blockSel = (0x37156240u >> ((t & 2) << 3)) & 0xFFFFu;  // lanes 0, 1: 0x6240; lanes 2, 3: 0x3715
+  const uint32_t keep = 0x0F0F0F0Fu << ((t & 1) << 2);                 // even lanes: even nibbles; odd: odd
+  const uint32_t rot = 28u - 24u * (uint32_t)(t & 1);                   // rotate left 4 (even) / right 4 (odd)
   uint32_t m = __byte_perm(mA, mB, 0x5410u);  // mA's low 16 bits | mB's low 16 bits << 16
   // Step 1, partner t^2: exchange the off-diagonal 2x2 blocks. Lanes 0, 1 keep nibbles 0-1 (byte 0 of each half)
   // and take the partner's nibbles 0-1 as their nibbles 2-3; lanes 2, 3 keep nibbles 2-3 and take the partner's
   // nibbles 2-3 as their nibbles 0-1.
   uint32_t o = __shfl_xor_sync(0xffffffffu, m, 2);
-  m = __byte_perm(m, o, (t & 2) ? 0x3715u : 0x6240u);
+  m = __byte_perm(m, o, blockSel);
   // Step 2, partner t^1: exchange the off-diagonal nibbles of each 2x2 block. Even lanes keep their even nibbles
-  // and take the partner's even nibbles as their odd ones; odd lanes the other way round.
+  // and take the partner's even nibbles as their odd ones (rotated left by a nibble); odd lanes the other way round.
   o = __shfl_xor_sync(0xffffffffu, m, 1);
-  const uint32_t keep = (t & 1) ? 0xF0F0F0F0u : 0x0F0F0F0Fu;
-  const uint32_t moved = (t & 1) ? (o >> 4) : (o << 4);
+  const uint32_t moved = __funnelshift_r(o, o, rot);
   return (m & keep) | (moved & ~keep);
 }
 
@@ -92,40 +95,49 @@ __device__ __forceinline__ uint32_t twofour_mmasp_meta(uint32_t mA, uint32_t mB,
 // last window acc[o][0][i] + acc[o][1][i] is the m16n8 C fragment (i = 0, 1: row g, tokens 8o+2t, 8o+2t+1;
 // i = 2, 3: row g+8), as twofour_mma_chunk leaves it. Warp-collective: the whole warp calls it, converged.
 // Needs 1-D blocks (the lane is threadIdx.x & 31) and sm_80+.
-template <typename Conv, int MO>
+// MAY_BE_NULL = false promises that no xq[o] is nullptr (a caller that stages zeros for tokens beyond M, as the
+// classic kernel does): that saves zeroing the 8 B registers of every octet (4 instructions) and the predicates.
+// The A operands interleave the two rows' loads ({vA.x, vB.x, vA.y, vB.y} must be one register quad), which costs
+// register moves; MMA 0 of every octet is issued before MMA 1 of any so that one copy of each quad serves all octets.
+template <typename Conv, int MO, bool MAY_BE_NULL = true>
 __device__ __forceinline__ void twofour_mmasp_window(float (&acc)[MO][2][4], const uint4& vA, const uint4& vB,
                                                     uint32_t mA, uint32_t mB, const uint16_t* const (&xq)[MO]) {
   const int t = threadIdx.x & 3;
   const uint32_t e = twofour_mmasp_meta(mA, mB, t);
   const int laneOffset = 16 * (t >> 1) + 2 * (t & 1);  // inputs: see the B formula in the header comment
+  // b[o][4h + j] = inputs 32(j&1) + 8h + 4(j>>1) past laneOffset: 32-bit word 16(j&1) + 4h + 2(j>>1).
+  uint32_t b[MO][8];
 #pragma unroll
   for (int o = 0; o < MO; o++) {
-    // b[4h + j] = inputs 32(j&1) + 8h + 4(j>>1) past laneOffset: 32-bit word 16(j&1) + 4h + 2(j>>1).
-    // (No pointer arithmetic on a null xq[o]: the compiler could then assume it non-null and drop the test.)
-    uint32_t b[8];
-    if (xq[o] != nullptr) {
+    // No pointer arithmetic on a null xq[o]: the compiler could then assume it non-null and drop the test.
+    if (!MAY_BE_NULL || xq[o] != nullptr) {
       const uint32_t* xw = reinterpret_cast<const uint32_t*>(xq[o] + laneOffset);
 #pragma unroll
       for (int h = 0; h < 2; h++)
 #pragma unroll
-        for (int j = 0; j < 4; j++) b[4 * h + j] = xw[16 * (j & 1) + 4 * h + 2 * (j >> 1)];
+        for (int j = 0; j < 4; j++) b[o][4 * h + j] = xw[16 * (j & 1) + 4 * h + 2 * (j >> 1)];
     } else {
 #pragma unroll
-      for (int i = 0; i < 8; i++) b[i] = 0u;
+      for (int i = 0; i < 8; i++) b[o][i] = 0u;
     }
-    MmaSp<Conv>::template run<0>(acc[o][0], vA.x, vB.x, vA.y, vB.y, b[0], b[1], b[2], b[3], e);
-    MmaSp<Conv>::template run<1>(acc[o][1], vA.z, vB.z, vA.w, vB.w, b[4], b[5], b[6], b[7], e);
   }
+#pragma unroll
+  for (int o = 0; o < MO; o++)
+    MmaSp<Conv>::template run<0>(acc[o][0], vA.x, vB.x, vA.y, vB.y, b[o][0], b[o][1], b[o][2], b[o][3], e);
+#pragma unroll
+  for (int o = 0; o < MO; o++)
+    MmaSp<Conv>::template run<1>(acc[o][1], vA.z, vB.z, vA.w, vB.w, b[o][4], b[o][5], b[o][6], b[o][7], e);
 }
 
 // ---- Probe kernels (tests only: MmaSpGpuTest) ----
 // Y[M][N] (fp32) = X[M][K] · Wᵀ with W [N][K] in our packed layout, K a multiple of 64 (so Kp = K), M <= 16.
 // One CTA of one warp per 16 rows (grid = ceil(N / 16), block = 32). Lane t loads chunk t of each window with the
 // classic kernel's lane mapping; rows beyond N load row 0 and are masked to values 0, metadata 0x4444. X's window
-// for all 16 tokens is staged in shared memory (tokens beyond M as zeros and as nullptr in xq).
+// for all 16 tokens is staged in shared memory, tokens beyond M as zeros; xq holds nullptr for them (MAY_BE_NULL)
+// or points at their zero rows (the _nonnull kernels, as a caller with zero-padded staging would).
 #define TWOFOUR_MMASP_XSTRIDE 72  // 64 inputs + 8: a row is 36 words, 4 mod 32, as the classic kernel's staging
 
-template <typename Conv>
+template <typename Conv, bool MAY_BE_NULL>
 __device__ __forceinline__ void twofour_mmasp_probe(const uint8_t* __restrict__ values, const uint8_t* __restrict__ meta,
                                                     const uint16_t* __restrict__ X, float* __restrict__ Y, int M, int N,
                                                     int K) {
@@ -141,7 +153,7 @@ __device__ __forceinline__ void twofour_mmasp_probe(const uint8_t* __restrict__ 
   const uint8_t* metB = meta + (size_t)(okB ? rowB : 0) * (K / 8);
   const uint16_t* xq[MO];
 #pragma unroll
-  for (int o = 0; o < MO; o++) xq[o] = (8 * o + g < M) ? xs + (8 * o + g) * TWOFOUR_MMASP_XSTRIDE : nullptr;
+  for (int o = 0; o < MO; o++) xq[o] = (!MAY_BE_NULL || 8 * o + g < M) ? xs + (8 * o + g) * TWOFOUR_MMASP_XSTRIDE : nullptr;
 
   float acc[MO][2][4];
 #pragma unroll
@@ -167,7 +179,7 @@ __device__ __forceinline__ void twofour_mmasp_probe(const uint8_t* __restrict__ 
     if (!okA) { vA = make_uint4(0, 0, 0, 0); mA = 0x4444u; }
     if (!okB) { vB = make_uint4(0, 0, 0, 0); mB = 0x4444u; }
     __syncwarp();  // X staged, and the warp converged for mma.sync
-    twofour_mmasp_window<Conv, MO>(acc, vA, vB, mA, mB, xq);
+    twofour_mmasp_window<Conv, MO, MAY_BE_NULL>(acc, vA, vB, mA, mB, xq);
   }
 
 #pragma unroll
@@ -180,11 +192,12 @@ __device__ __forceinline__ void twofour_mmasp_probe(const uint8_t* __restrict__ 
     }
 }
 
-extern "C" __global__ void __launch_bounds__(32)
-twofour_mmasp_probe_f16(const uint8_t* values, const uint8_t* meta, const uint16_t* X, float* Y, int M, int N, int K) {
-  twofour_mmasp_probe<F16>(values, meta, X, Y, M, N, K);
-}
-extern "C" __global__ void __launch_bounds__(32)
-twofour_mmasp_probe_bf16(const uint8_t* values, const uint8_t* meta, const uint16_t* X, float* Y, int M, int N, int K) {
-  twofour_mmasp_probe<BF16>(values, meta, X, Y, M, N, K);
-}
+#define TWOFOUR_MMASP_PROBE(NAME, CONV, MAY_BE_NULL)                                                            \
+  extern "C" __global__ void __launch_bounds__(32)                                                                \
+  NAME(const uint8_t* values, const uint8_t* meta, const uint16_t* X, float* Y, int M, int N, int K) {           \
+    twofour_mmasp_probe<CONV, MAY_BE_NULL>(values, meta, X, Y, M, N, K);                                         \
+  }
+TWOFOUR_MMASP_PROBE(twofour_mmasp_probe_f16, F16, true)
+TWOFOUR_MMASP_PROBE(twofour_mmasp_probe_bf16, BF16, true)
+TWOFOUR_MMASP_PROBE(twofour_mmasp_probe_nonnull_f16, F16, false)
+TWOFOUR_MMASP_PROBE(twofour_mmasp_probe_nonnull_bf16, BF16, false)

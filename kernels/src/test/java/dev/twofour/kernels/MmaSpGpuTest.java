@@ -25,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * twofour_mmasp_probe_{f16,bf16} (sparse24_mmasp.cuh: the 2:4 window step on mma.sp::ordered_metadata.m16n8k32)
- * against the plain Java product: fp32 Y[M][N] = X[M][K] · Wᵀ, W random 2:4 in our packed layout. Rows not a multiple
+ * twofour_mmasp_probe_{f16,bf16} and twofour_mmasp_probe_nonnull_{f16,bf16} (sparse24_mmasp.cuh: the 2:4 window
+ * step on mma.sp::ordered_metadata.m16n8k32, with tokens beyond M as nullptr or as zero rows) against the plain Java
+ * product: fp32 Y[M][N] = X[M][K] · Wᵀ, W random 2:4 in our packed layout. Rows not a multiple
  * of 16 (the probe must neither read past N nor write there), tokens not a multiple of 8. Runs on the GPU machine.
  */
 @Tag("gpu")
@@ -50,10 +51,10 @@ class MmaSpGpuTest {
         if (stream != null) stream.close();
     }
 
-    /** Launches the probe: grid = ceil(n / 16) CTAs of one warp. */
-    static void probe(CudaDtype dt, DeviceBuffer values, DeviceBuffer meta, DeviceBuffer x, DeviceBuffer y, int m, int n, int k) {
+    /** Launches a probe kernel: grid = ceil(n / 16) CTAs of one warp. */
+    static void probe(String kernel, CudaDtype dt, DeviceBuffer values, DeviceBuffer meta, DeviceBuffer x, DeviceBuffer y, int m, int n, int k) {
         if (k % 64 != 0 || m < 1 || m > 16) throw new IllegalArgumentException("the probe needs k a multiple of 64 and 1 <= m <= 16, got m=" + m + " k=" + k);
-        kernels.function("twofour_mmasp_probe_" + (dt == CudaDtype.F16 ? "f16" : "bf16")).launch(
+        kernels.function(kernel + (dt == CudaDtype.F16 ? "_f16" : "_bf16")).launch(
                 Dim3.of((n + 15) / 16), Dim3.of(32), 0, stream,
                 new KernelArgs().ptr(values).ptr(meta).ptr(x).ptr(y).i32(m).i32(n).i32(k));
     }
@@ -75,15 +76,16 @@ class MmaSpGpuTest {
                             float[] want = Sparse24GemmRef.gemm(x, k, w, m);
                             try (DeviceBuffer xb = DeviceBuffer.of(MemorySegment.ofArray(HalfFloats.fromFloats(dt, x)));
                                  DeviceBuffer yb = DeviceBuffer.allocate((m * n + SLACK) * 4L)) {
-                                yb.memset((byte) 0xFF);  // NaN: catches entries the probe does not write
-                                probe(dt, vals, meta, xb, yb, m, n, k);
-                                stream.synchronize();
-                                float[] got = new float[m * n + SLACK];
-                                yb.copyTo(MemorySegment.ofArray(got));
-                                runs++;
-                                String what = dt + " n=" + n + " k=" + k + " m=" + m;
-                                String problem = compare(want, got, m * n);
-                                if (problem != null) failures.add(what + ": " + problem);
+                                for (String kernel : new String[] {"twofour_mmasp_probe", "twofour_mmasp_probe_nonnull"}) {
+                                    yb.memset((byte) 0xFF);  // NaN: catches entries the probe does not write
+                                    probe(kernel, dt, vals, meta, xb, yb, m, n, k);
+                                    stream.synchronize();
+                                    float[] got = new float[m * n + SLACK];
+                                    yb.copyTo(MemorySegment.ofArray(got));
+                                    runs++;
+                                    String problem = compare(want, got, m * n);
+                                    if (problem != null) failures.add(kernel + " " + dt + " n=" + n + " k=" + k + " m=" + m + ": " + problem);
+                                }
                             }
                         }
                     }

@@ -56,18 +56,22 @@ class MmaSpEmulationTest {
         for (int l = 0; l < LANES; l++) m[l] = bytePerm(mA[l], mB[l], 0x5410);
         if (mut == Mutation.NO_TRANSPOSE) return m;
         int[] o = shflXor(m, 2);
-        for (int l = 0; l < LANES; l++) m[l] = bytePerm(m[l], o[l], (l & 2) != 0 ? 0x3715 : 0x6240);
+        for (int l = 0; l < LANES; l++) {
+            int t = l & 3;
+            int blockSel = (0x37156240 >>> ((t & 2) << 3)) & 0xFFFF;
+            m[l] = bytePerm(m[l], o[l], blockSel);
+        }
         o = shflXor(m, 1);
         int[] out = new int[LANES];
         for (int l = 0; l < LANES; l++) {
             int t = l & 3;
-            int keep = (t & 1) != 0 ? 0xF0F0F0F0 : 0x0F0F0F0F;
-            int moved = (t & 1) != 0 ? o[l] >>> 4 : o[l] << 4;
+            int keep = 0x0F0F0F0F << ((t & 1) << 2);
+            int rot = 28 - 24 * (t & 1);
+            int moved = Integer.rotateRight(o[l], rot);   // __funnelshift_r(o, o, rot)
             out[l] = (m[l] & keep) | (moved & ~keep);
             if (mut == Mutation.SWAP_META_NIBBLES) {
                 int w = out[l];
-                int swapped = (w & 0xFF00FF00) | ((w & 0x000F000F) << 4) | ((w >>> 4) & 0x000F000F);
-                out[l] = swapped;
+                out[l] = (w & 0xFF00FF00) | ((w & 0x000F000F) << 4) | ((w >>> 4) & 0x000F000F);
             }
         }
         return out;
@@ -86,35 +90,39 @@ class MmaSpEmulationTest {
     static void window(float[][][][] acc, int[][] vA, int[][] vB, int[] mA, int[] mB, short[] xs, int[][] xq,
                        CudaDtype dt, Mutation mut) {
         int[] e = meta(mA, mB, mut);
-        for (int o = 0; o < MO; o++) {
-            int[][][] b = new int[2][LANES][4];   // [h][lane][j]
+        int[][][] b = new int[MO][LANES][8];   // [o][lane][4h + j]
+        for (int o = 0; o < MO; o++)
             for (int l = 0; l < LANES; l++) {
                 int t = l & 3;
                 int laneOffset = 16 * (t >> 1) + 2 * (t & 1);
+                if (xq[l][o] < 0) continue;  // nullptr: zeros
                 for (int h = 0; h < 2; h++)
                     for (int j = 0; j < 4; j++) {
                         int jj = mut == Mutation.B_OFFSETS_SWAPPED ? (j >> 1) | (j & 1) << 1 : j;
-                        b[h][l][j] = xq[l][o] < 0 ? 0
-                                : word(xs, xq[l][o] + laneOffset + 2 * (16 * (jj & 1) + 4 * h + 2 * (jj >> 1)));
+                        b[o][l][4 * h + j] = word(xs, xq[l][o] + laneOffset + 2 * (16 * (jj & 1) + 4 * h + 2 * (jj >> 1)));
                     }
             }
-            int[][][] a = new int[2][LANES][];
-            for (int l = 0; l < LANES; l++) {
-                if (mut == Mutation.A_WORDS_XZ) {
-                    a[0][l] = new int[] {vA[l][0], vB[l][0], vA[l][2], vB[l][2]};
-                    a[1][l] = new int[] {vA[l][1], vB[l][1], vA[l][3], vB[l][3]};
-                } else {
-                    a[0][l] = new int[] {vA[l][0], vB[l][0], vA[l][1], vB[l][1]};
-                    a[1][l] = new int[] {vA[l][2], vB[l][2], vA[l][3], vB[l][3]};
-                }
-            }
-            for (int h = 0; h < 2; h++) {
-                float[][] d = new float[LANES][];
-                for (int l = 0; l < LANES; l++) d[l] = acc[l][o][h];
-                int sel = mut == Mutation.SWAP_SELECTORS ? 1 - h : h;
-                mmaSp(d, a[h], b[h], e, sel, dt);
+        int[][][] a = new int[2][LANES][];   // [h][lane]: the A quad of MMA h
+        for (int l = 0; l < LANES; l++) {
+            if (mut == Mutation.A_WORDS_XZ) {
+                a[0][l] = new int[] {vA[l][0], vB[l][0], vA[l][2], vB[l][2]};
+                a[1][l] = new int[] {vA[l][1], vB[l][1], vA[l][3], vB[l][3]};
+            } else {
+                a[0][l] = new int[] {vA[l][0], vB[l][0], vA[l][1], vB[l][1]};
+                a[1][l] = new int[] {vA[l][2], vB[l][2], vA[l][3], vB[l][3]};
             }
         }
+        for (int h = 0; h < 2; h++)         // MMA 0 of every octet, then MMA 1 of every octet
+            for (int o = 0; o < MO; o++) {
+                float[][] d = new float[LANES][];
+                int[][] bo = new int[LANES][];
+                for (int l = 0; l < LANES; l++) {
+                    d[l] = acc[l][o][h];
+                    bo[l] = java.util.Arrays.copyOfRange(b[o][l], 4 * h, 4 * h + 4);
+                }
+                int sel = mut == Mutation.SWAP_SELECTORS ? 1 - h : h;
+                mmaSp(d, a[h], bo, e, sel, dt);
+            }
     }
 
     // ---- the instruction, as the PTX ISA defines it ----
@@ -167,13 +175,18 @@ class MmaSpEmulationTest {
 
     /** Y[m][row] for rows row0..row0+15 (< n) and m < M, exactly as the probe writes them (NaN where it writes nothing). */
     static float[] probe(Packed24 w, int row0, float[] x, int m, Mutation mut) {
+        return probe(w, row0, x, m, mut, true);
+    }
+
+    /** mayBeNull = false: as the _nonnull probe kernels, xq points at the zero-staged rows of tokens beyond M. */
+    static float[] probe(Packed24 w, int row0, float[] x, int m, Mutation mut, boolean mayBeNull) {
         int n = w.n(), k = w.k();
         if (k % WINDOW != 0) throw new IllegalArgumentException("k must be a multiple of 64");
         float[][][][] acc = new float[LANES][MO][2][4];
         short[] xs = new short[16 * XSTRIDE];
         int[][] xq = new int[LANES][MO];
         for (int l = 0; l < LANES; l++)
-            for (int o = 0; o < MO; o++) xq[l][o] = 8 * o + (l >> 2) < m ? (8 * o + (l >> 2)) * XSTRIDE : -1;
+            for (int o = 0; o < MO; o++) xq[l][o] = !mayBeNull || 8 * o + (l >> 2) < m ? (8 * o + (l >> 2)) * XSTRIDE : -1;
         for (int win = 0; win < k / WINDOW; win++) {
             java.util.Arrays.fill(xs, (short) 0x7E00);  // poison: nothing may read a row that is not restaged
             for (int tok = 0; tok < 16; tok++)
@@ -249,9 +262,12 @@ class MmaSpEmulationTest {
                     float[] x = randomX(dt, m, k, rnd);
                     float[] want = Sparse24GemmRef.gemm(x, k, w, m);
                     for (int row0 = 0; row0 < n; row0 += 16) {
-                        float[] got = probe(w, row0, x, m, Mutation.NONE);
-                        double err = maxError(got, want, row0, n, m);
-                        assertTrue(err < 1e-4, dt + " n=" + n + " k=" + k + " m=" + m + " rows from " + row0 + ": max error " + err);
+                        for (boolean mayBeNull : new boolean[] {true, false}) {
+                            float[] got = probe(w, row0, x, m, Mutation.NONE, mayBeNull);
+                            double err = maxError(got, want, row0, n, m);
+                            assertTrue(err < 1e-4, dt + " n=" + n + " k=" + k + " m=" + m + " rows from " + row0
+                                    + (mayBeNull ? "" : " (non-null xq)") + ": max error " + err);
+                        }
                         cases++;
                     }
                 }
