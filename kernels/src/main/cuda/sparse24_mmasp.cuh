@@ -36,6 +36,14 @@
 // {0, 1, 8, 9} + (row stride in words) * g; no row stride makes those 32 banks distinct, so a load costs 2
 // wavefronts (e.g. with the classic kernel's stride = 4 words mod 32, every bank is hit twice).
 //
+// Cost, SASS instructions per 64-input window and lane (nvcc 13, sm_90; sm_80 within 6), counted from the size of
+// unrolled test kernels, weight loads included (4 in both): MAY_BE_NULL = false 28 / 40 / 72 for 1 / 2 / 4 token
+// octets, against 66 / 72 / 84 for twofour_mma_chunk with its X loads (the classic kernel's per-window step). Per
+// octet this path issues 2 sparse MMAs (classic: 4 dense) but 8 32-bit shared loads (classic: 2 of 16 bytes); per
+// window it saves the 8 table reads, 16 permutes and the nibble arithmetic, and pays 2 shuffles + 4 ALU for the
+// metadata and about 8 register moves (the interleaved A quads). With MAY_BE_NULL = true the null test makes the
+// compiler branch per octet: 38 / 100 / 176.
+//
 // Java twin of every index formula here: kernels/src/test/java/dev/twofour/kernels/ref/MmaSpEmulationTest.java
 // (it emulates the lanes and the instruction as the PTX ISA defines it). GPU check: MmaSpGpuTest, on the probe kernels
 // at the end of this file.
