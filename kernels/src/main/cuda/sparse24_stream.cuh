@@ -22,6 +22,7 @@
 #pragma once
 #include "common.cuh"
 #include "sparse24_gemm.cuh"
+#include "sparse24_mmasp.cuh"
 
 #define TWOFOUR_STREAM_WARPS 8
 #define TWOFOUR_STREAM_WARP_STAGE_BYTES (8 * 32 * 16 + 16 * 32)  // values (8 slots x 32 lanes x 16 B) + metadata (16 rows x 32 B)
@@ -178,7 +179,7 @@ __device__ __forceinline__ void twofour_stream_stage_x(const uint16_t* __restric
   }
 }
 
-template <typename Conv, int MO, int STAGES>
+template <typename Conv, int MO, int STAGES, bool SP>
 __device__ __forceinline__ void twofour_sparse24_stream(
     const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
     const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
@@ -189,6 +190,7 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   uint2* sel = reinterpret_cast<uint2*>(red + 2 * TWOFOUR_STREAM_WARPS * MO * 128);   // 16 entries
   uint16_t* xs = reinterpret_cast<uint16_t*>(sel + 16);                                // [M][K + 8]
   const int xStride = K + 8;  // +16 bytes: the lanes of a 16-byte shared load hit distinct banks
+  uint16_t* zeroRow = xs + (size_t)M * xStride;  // 64 zero inputs: the mma.sp path's X for tokens >= M and chunks past K
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
@@ -238,6 +240,7 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   twofour_pdl_wait();
 
   twofour_fill_selectors(sel);
+  if (threadIdx.x < 32) reinterpret_cast<uint32_t*>(zeroRow)[threadIdx.x] = 0u;
   twofour_stream_stage_x<Conv>(X, ldx, M, K, in, xs, xStride, red);
   __syncthreads();
 
@@ -263,21 +266,36 @@ __device__ __forceinline__ void twofour_sparse24_stream(
       const uint4 vA = vs[c * 32 + lane], vB = vs[(4 + c) * 32 + lane];
       const uint32_t mA = *reinterpret_cast<const uint16_t*>(ms + g * 32 + (4 * c + t) * 2);
       const uint32_t mB = *reinterpret_cast<const uint16_t*>(ms + (g + 8) * 32 + (4 * c + t) * 2);
-      uint4 xb[MO][2];
+      if constexpr (SP) {
+        // mma.sp takes the quad's 4 chunks (64 contiguous inputs) at once. Warp ranges end on 8-chunk boundaries, so a
+        // window is wholly inside or outside the range. Zero-filled metadata (a row >= N or a chunk past the range) is
+        // not a valid pattern for mma.sp: such chunks pass 0x4444 (their values, 0, at slots 0 and 1).
+        const bool inW = chunk0 + 4 * c < warpChunkEnd;
+        const uint16_t* xq[MO];
 #pragma unroll
-      for (int o = 0; o < MO; o++) {
-        const int m = 8 * o + g;
-        if (m < M && inK) {
-          const uint16_t* xr = xs + (size_t)m * xStride + chunk * 16;
-          xb[o][0] = *reinterpret_cast<const uint4*>(xr);
-          xb[o][1] = *reinterpret_cast<const uint4*>(xr + 8);
-        } else {
-          xb[o][0] = make_uint4(0, 0, 0, 0);
-          xb[o][1] = make_uint4(0, 0, 0, 0);
+        for (int o = 0; o < MO; o++) {
+          const int m = 8 * o + g;
+          xq[o] = (m < M && inW) ? xs + (size_t)m * xStride + (chunk0 + 4 * c) * 16 : zeroRow;
         }
+        __syncwarp();
+        twofour_mmasp_window<Conv, MO, false>(acc, vA, vB, mA ? mA : 0x4444u, mB ? mB : 0x4444u, xq);
+      } else {
+        uint4 xb[MO][2];
+#pragma unroll
+        for (int o = 0; o < MO; o++) {
+          const int m = 8 * o + g;
+          if (m < M && inK) {
+            const uint16_t* xr = xs + (size_t)m * xStride + chunk * 16;
+            xb[o][0] = *reinterpret_cast<const uint4*>(xr);
+            xb[o][1] = *reinterpret_cast<const uint4*>(xr + 8);
+          } else {
+            xb[o][0] = make_uint4(0, 0, 0, 0);
+            xb[o][1] = make_uint4(0, 0, 0, 0);
+          }
+        }
+        __syncwarp();  // mma.sync.aligned needs the whole warp converged
+        twofour_mma_chunk<Conv, MO>(acc, vA, vB, mA, mB, sel, xb);
       }
-      __syncwarp();  // mma.sync.aligned needs the whole warp converged
-      twofour_mma_chunk<Conv, MO>(acc, vA, vB, mA, mB, sel, xb);
     }
     __syncwarp();  // every lane is done with this slot (metadata is shared within quads) before it is refilled
     if (s + STAGES < total) issue(s + STAGES);
@@ -314,16 +332,20 @@ __device__ __forceinline__ void twofour_sparse24_stream(
 }
 
 // One CTA per SM at most (it takes most of the SM's shared memory); 8 tokens with 4 stages, 16 tokens with 2 (their X
-// takes the room of the other two).
-#define TWOFOUR_SPARSE24_STREAM(NAME, CONV, MO, STAGES)                                                          \
+// takes the room of the other two). _sp: the tensor-core step is mma.sp (sparse24_mmasp.cuh) instead of permutes + mma.
+#define TWOFOUR_SPARSE24_STREAM(NAME, CONV, MO, STAGES, SP)                                                      \
   extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_STREAM_WARPS, 1)                                     \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
        int M, int N, int K, int chunksPerWarp, int prologue, int op, const uint16_t* delta, long long ldd,       \
        const uint16_t* normWeight, uint16_t* residualOut, long long ldr, float eps) {                            \
     const TwofourStreamInput in{op, delta, ldd, normWeight, residualOut, ldr, eps};                              \
-    twofour_sparse24_stream<CONV, MO, STAGES>(X, ldx, values, meta, Y, ldy, M, N, K, chunksPerWarp, prologue, in); \
+    twofour_sparse24_stream<CONV, MO, STAGES, SP>(X, ldx, values, meta, Y, ldy, M, N, K, chunksPerWarp, prologue, in); \
   }
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt8, F16, 1, 4)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt16, F16, 2, 2)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt8, BF16, 1, 4)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt16, BF16, 2, 2)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt8, F16, 1, 4, false)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt16, F16, 2, 2, false)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt8, BF16, 1, 4, false)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt16, BF16, 2, 2, false)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8, F16, 1, 4, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt16, F16, 2, 2, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8, BF16, 1, 4, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt16, BF16, 2, 2, true)

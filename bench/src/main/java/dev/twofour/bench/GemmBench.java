@@ -235,7 +235,10 @@ public final class GemmBench {
         List<GemmResult> candidates = new ArrayList<>();
         for (int tile : tiles) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, 0)));
         Sparse24Gemm.StreamPlan sp = ours.streamPlan(m, n, k);
-        if (sp != null) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, sp));
+        if (sp != null) {
+            candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, sp.withSparseMma(false)));
+            candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, sp.withSparseMma(true)));
+        }
         GemmResult best = null;
         for (GemmResult r : candidates) {
             if (candidates.size() > 1) {
@@ -270,7 +273,7 @@ public final class GemmBench {
 
     private GemmResult timeOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,
                                 float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.StreamPlan p) {
-        String note = "stream, tile " + p.tokensPerTile() + ", " + p.stages() + " stages, " + p.ctas() + " CTAs";
+        String note = "stream" + (p.sparseMma() ? " mma.sp" : "") + ", tile " + p.tokensPerTile() + ", " + p.stages() + " stages, " + p.ctas() + " CTAs";
         return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,
                 c -> ours.run(stream, o.dtype(), x, s.k(), vals[c], meta[c], y, s.n(), p, false));
     }

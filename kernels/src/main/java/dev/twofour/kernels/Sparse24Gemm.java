@@ -49,19 +49,29 @@ public final class Sparse24Gemm implements AutoCloseable {
     /**
      * How the streaming kernel (sparse24_stream.cuh) runs one call: tokens per tile (8 or 16) and ring stages
      * (4 or 2: compiled pairs), persistent CTAs (at most one per SM, each taking 16-row tiles round-robin), the
-     * 16-input chunks of K each of the 8 warps of a CTA takes (a multiple of 8), and the dynamic shared memory.
+     * 16-input chunks of K each of the 8 warps of a CTA takes (a multiple of 8), the dynamic shared memory, and the
+     * tensor-core step: permutes + dense mma.sync, or {@code mma.sp} ({@code sparseMma}).
      */
-    public record StreamPlan(int m, int n, int k, int tokensPerTile, int stages, int ctas, int chunksPerWarp, int sharedBytes) {
+    public record StreamPlan(int m, int n, int k, int tokensPerTile, int stages, int ctas, int chunksPerWarp, int sharedBytes,
+                             boolean sparseMma) {
         /** Bytes the kernel must read at least: values, metadata and activations. */
         public long minBytesRead(CudaDtype dtype) {
             return (long) n * k / 2 * dtype.byteSize() + (long) n * k / 8 + (long) m * k * dtype.byteSize();
         }
+
+        public StreamPlan withSparseMma(boolean sp) {
+            return new StreamPlan(m, n, k, tokensPerTile, stages, ctas, chunksPerWarp, sharedBytes, sp);
+        }
+
+        /** 16-row tiles per CTA, on average. */
+        public double tilesPerCta() { return (double) ((n + 15) / 16) / ctas; }
     }
 
     /**
-     * The streaming kernel's plan for this shape, or null where it does not apply: it needs K a multiple of 128
-     * (metadata rows on 16-byte boundaries for cp.async; every Llama shape), m <= 16, and X for all of K
-     * ({@code m x (k + 8)} halves) in one block's shared memory beside the ring ({@code sharedOptin} bytes).
+     * The streaming kernel's plan for this shape (permutes + mma.sync), or null where it does not apply: it needs K a
+     * multiple of 128 (metadata rows on 16-byte boundaries for cp.async; every Llama shape), m <= 16, and X for all of
+     * K ({@code m x (k + 8)} halves, plus one zero row of 64) in one block's shared memory beside the ring
+     * ({@code sharedOptin} bytes).
      */
     public static StreamPlan streamPlan(int m, int n, int k, int multiprocessors, int sharedOptin) {
         checkShape(m, n, k);
@@ -69,7 +79,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         // Compiled pairs: 8 tokens with 4 stages, 16 tokens with 2 (also for <= 8 tokens whose X leaves room for only 2).
         int tile = 0, stages = 0, shared = 0;
         for (int[] ts : new int[][] {{8, 4}, {16, 2}}) {
-            int need = ts[1] * STREAM_STAGE_BYTES + 2 * STREAM_WARPS * (ts[0] / 8) * 128 * 4 + 128 + m * (k + 8) * 2;
+            int need = ts[1] * STREAM_STAGE_BYTES + 2 * STREAM_WARPS * (ts[0] / 8) * 128 * 4 + 128 + m * (k + 8) * 2 + 128;
             if (m <= ts[0] && need <= sharedOptin) {
                 tile = ts[0];
                 stages = ts[1];
@@ -82,7 +92,20 @@ public final class Sparse24Gemm implements AutoCloseable {
         int ctas = Math.min(Math.max(1, multiprocessors), rowTiles);
         int chunks = k / 16;
         int perWarp = ((chunks + STREAM_WARPS - 1) / STREAM_WARPS + 7) / 8 * 8;
-        return new StreamPlan(m, n, k, tile, stages, ctas, perWarp, shared);
+        return new StreamPlan(m, n, k, tile, stages, ctas, perWarp, shared, false);
+    }
+
+    /**
+     * Whether the streaming kernel beats the classic one for this plan, as measured on the H100 (llama2-7b shapes,
+     * kernels/NOTES.md, session 3): always at one token (its weights start streaming before the PDL wait), at two
+     * tokens of K <= 4096; beyond that only where every CTA gets at least 4 row tiles within 10% of each other
+     * (qkv 12288 and gate|up 22016 rows, up to 16 tokens): its X staging (every CTA stages all of X) then stays small
+     * against the weights, while 4096-row layers (2 tiles per CTA) and 11008 (5.2, 87% balanced) ran faster classic.
+     */
+    public static boolean streamBeatsClassic(StreamPlan p) {
+        if (p.m() == 1 || (p.m() <= 2 && p.k() <= 4096)) return true;
+        double perCta = p.tilesPerCta();
+        return perCta >= 4 && perCta / Math.ceil(perCta) >= 0.9;
     }
 
     /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */
@@ -129,6 +152,8 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     private final Kernels kernels;
     private final boolean streamByDefault;
+    /** -Dtwofour.gemm.mma=sp: the streaming kernel's tensor-core step is mma.sp (default: permutes + mma.sync). */
+    private final boolean sparseMma = "sp".equals(System.getProperty("twofour.gemm.mma", "dense"));
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -151,12 +176,18 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
     public StreamPlan streamPlan(int m, int n, int k) {
-        return streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
+        StreamPlan p = streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
+        return p == null ? null : p.withSparseMma(sparseMma);
     }
 
-    /** The streaming plan {@link #run} uses for this shape, or null when it runs the classic kernel. */
+    /**
+     * The streaming plan {@link #run} uses for this shape, or null when it runs the classic kernel: where the streaming
+     * kernel applies and {@link #streamBeatsClassic} (unless this object was made without streaming).
+     */
     public StreamPlan defaultStreamPlan(int m, int n, int k) {
-        return streamByDefault ? streamPlan(m, n, k) : null;
+        if (!streamByDefault) return null;
+        StreamPlan p = streamPlan(m, n, k);
+        return p != null && streamBeatsClassic(p) ? p : null;
     }
 
     /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
@@ -253,7 +284,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         ensureOpen();
         Launch.requireHalf(dtype, "the 2:4 GEMM");
         String sfx = Launch.suffix(dtype);
-        kernels.launchDependent(kernels.function("twofour_sparse24_stream_" + sfx + "_mt" + p.tokensPerTile()),
+        kernels.launchDependent(kernels.function("twofour_sparse24_stream_" + (p.sparseMma() ? "sp_" : "") + sfx + "_mt" + p.tokensPerTile()),
                 Dim3.of(p.ctas()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
                         .i32(p.m()).i32(p.n()).i32(p.k()).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue()).i32(op)

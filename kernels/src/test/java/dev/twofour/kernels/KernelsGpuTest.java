@@ -248,11 +248,14 @@ class KernelsGpuTest {
                             for (int i = 0; i < x.length; i++) x[i] = round(dt, (float) rnd.nextGaussian());
                             float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                             try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
-                                for (int rep = 0; rep < 2; rep++) {
-                                    runs++;
-                                    String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + p + " rep " + rep;
-                                    runAndCheck(dt, m, n, yb, ldy, want, tol, what, failures,
-                                            () -> gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, p, false));
+                                for (boolean sparseMma : new boolean[] {false, true}) {
+                                    Sparse24Gemm.StreamPlan q = p.withSparseMma(sparseMma);
+                                    for (int rep = 0; rep < 2; rep++) {
+                                        runs++;
+                                        String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + q + " rep " + rep;
+                                        runAndCheck(dt, m, n, yb, ldy, want, tol, what, failures,
+                                                () -> gemm.run(stream, dt, xb, ldx, vals, meta, yb, ldy, q, false));
+                                    }
                                 }
                             }
                         }
@@ -266,7 +269,7 @@ class KernelsGpuTest {
             fail(failures.size() + " of " + runs + " streaming GEMM runs wrong; first ones:\n  "
                     + String.join("\n  ", failures.subList(0, Math.min(25, failures.size()))));
         }
-        assertTrue(runs >= 60, "only " + runs + " streaming runs");
+        assertTrue(runs >= 120, "only " + runs + " streaming runs");
     }
 
     /**

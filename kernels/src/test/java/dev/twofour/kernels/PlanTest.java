@@ -3,6 +3,7 @@ package dev.twofour.kernels;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -69,6 +70,25 @@ class PlanTest {
         assertNull(Sparse24Gemm.streamPlan(8, 4096, 11008, 132, h100), "X of 8 x 11008 does not fit beside 2 stages");
         assertEquals(2, Sparse24Gemm.streamPlan(8, 4096, 4096, 132, 166_912).stages(), "X of 8 x 4096 leaves an A100's 163 KiB room for 2 stages");
         assertEquals(4, Sparse24Gemm.streamPlan(8, 4096, 4096, 132, h100).stages());
+    }
+
+    /** The measured choice between the streaming and the classic kernel (kernels/NOTES.md, session 3), on llama2-7b's shapes. */
+    @Test
+    void streamingKernelIsChosenWhereItMeasuredFaster() {
+        int h100 = 232_448;
+        java.util.function.BiPredicate<int[], Integer> wins = (nk, m) ->
+                Sparse24Gemm.streamBeatsClassic(Sparse24Gemm.streamPlan(m, nk[0], nk[1], 132, h100));
+        int[] qkv = {12288, 4096}, o = {4096, 4096}, gate = {11008, 4096}, gateUp = {22016, 4096}, down = {4096, 11008};
+        for (int m : new int[] {1, 2, 4, 8, 16}) {
+            assertTrue(wins.test(qkv, m), "qkv m=" + m);
+            assertTrue(wins.test(gateUp, m), "gate_up m=" + m);
+        }
+        for (int[] nk : new int[][] {o, gate}) {
+            assertTrue(wins.test(nk, 1) && wins.test(nk, 2), nk[0] + "x" + nk[1] + " at 1-2 tokens");
+            assertFalse(wins.test(nk, 4) || wins.test(nk, 8), nk[0] + "x" + nk[1] + " at 4-8 tokens");
+        }
+        assertTrue(wins.test(down, 1));
+        assertFalse(wins.test(down, 2));
     }
 
     @Test
