@@ -96,16 +96,15 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /**
-     * Whether the streaming kernel beats the classic one for this plan, as measured on the H100 (llama2-7b shapes,
-     * kernels/NOTES.md, session 3): always at one token (its weights start streaming before the PDL wait), at two
-     * tokens of K <= 4096; beyond that only where every CTA gets at least 4 row tiles within 10% of each other
-     * (qkv 12288 and gate|up 22016 rows, up to 16 tokens): its X staging (every CTA stages all of X) then stays small
-     * against the weights, while 4096-row layers (2 tiles per CTA) and 11008 (5.2, 87% balanced) ran faster classic.
+     * Whether a model should run the streaming kernel rather than the classic one for this plan, as measured on the H100
+     * (llama2-7b, kernels/NOTES.md, session 3): at one token (every layer: its weights stream before the PDL wait, and
+     * decode ran 296 against 270 tok/s), at two of K <= 4096 (each layer faster alone). Not beyond: in isolation it
+     * still won on qkv and gate|up at 8 tokens, but a batch-8 decode with it there ran 1684 against 1829 tok/s all
+     * classic (its 221 KiB of shared memory per SM leave the next kernel no room to start early), and it lost alone
+     * on the 4096- and 11008-row layers from 4 tokens (every CTA stages all of X).
      */
     public static boolean streamBeatsClassic(StreamPlan p) {
-        if (p.m() == 1 || (p.m() <= 2 && p.k() <= 4096)) return true;
-        double perCta = p.tilesPerCta();
-        return perCta >= 4 && perCta / Math.ceil(perCta) >= 0.9;
+        return p.m() == 1 || (p.m() == 2 && p.k() <= 4096);
     }
 
     /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */
@@ -152,8 +151,12 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     private final Kernels kernels;
     private final boolean streamByDefault;
-    /** -Dtwofour.gemm.mma=sp: the streaming kernel's tensor-core step is mma.sp (default: permutes + mma.sync). */
-    private final boolean sparseMma = "sp".equals(System.getProperty("twofour.gemm.mma", "dense"));
+    /**
+     * The streaming kernel's tensor-core step: mma.sp (default) or, with -Dtwofour.gemm.mma=dense, permutes + dense
+     * mma.sync. Measured on the H100 at one token: mma.sp 0-10% faster per layer (o 8.49 against 9.40 us) and decode
+     * 298.3 against 296.0 tok/s (kernels/NOTES.md).
+     */
+    private final boolean sparseMma = !"dense".equals(System.getProperty("twofour.gemm.mma", "sp"));
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;

@@ -546,14 +546,14 @@ class TransformerKernelsGpuTest {
 
     /**
      * The 2:4 down projection fused with SwiGLU equals swiglu then the 2:4 GEMM, bit for bit (same rounding), in both
-     * kernels (streaming where it applies: 4096x11008 at 1 and 3 rows, 1000x1152 at every row count; classic elsewhere).
+     * kernels (streaming where Sparse24Gemm picks it: one row of 4096x11008, one or two of 12288x1152; classic elsewhere).
      */
     @Test
     void sparse24GemmFusedWithSwigluEqualsSwigluThenGemm() {
         Random r = new Random(41);
         int streamed = 0;
         for (CudaDtype dt : DTYPES) {
-            for (int[] nk : new int[][] {{4096, 11008}, {300, 176}, {77, 4104}, {1000, 1152}}) {
+            for (int[] nk : new int[][] {{4096, 11008}, {300, 176}, {77, 4104}, {12288, 1152}}) {
                 int n = nk[0], k = nk[1];
                 Packed24 p = RandomFillRef.sparse24(dt, n, k, r.nextLong(), 0.03f);
                 DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
@@ -562,7 +562,7 @@ class TransformerKernelsGpuTest {
                 buffers.add(meta);
                 for (boolean stream24 : new boolean[] {false, true}) {
                     try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels(), stream24)) {
-                        for (int rows : new int[] {1, 3, 8, 13}) {
+                        for (int rows : new int[] {1, 2, 3, 8, 13}) {
                             if (gemm.defaultStreamPlan(rows, n, k) != null) streamed++;
                             DeviceBuffer gateUp = dev(rand(r, rows * 2 * k, 2f, dt), dt);
                             DeviceBuffer act = poisoned16(rows * k), want = poisoned16(rows * n), got = poisoned16(rows * n);
@@ -579,7 +579,7 @@ class TransformerKernelsGpuTest {
                 free();
             }
         }
-        assertTrue(streamed >= 12, "the streaming kernel ran only " + streamed + " of the cases");
+        assertTrue(streamed >= 6, "the streaming kernel ran only " + streamed + " of the cases");
     }
 
     /**
