@@ -349,3 +349,9 @@ TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8, F16, 1, 4, true)
 TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt16, F16, 2, 2, true)
 TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8, BF16, 1, 4, true)
 TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt16, BF16, 2, 2, true)
+// Shallower rings for 8 tokens (_s2, _s3): less shared memory per CTA, so the next kernel's CTAs (another GEMM's
+// included, at 2 stages) fit beside it and start streaming before it ends (-Dtwofour.gemm.streamStages).
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_s2, F16, 1, 2, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_s2, BF16, 1, 2, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_s3, F16, 1, 3, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_s3, BF16, 1, 3, true)

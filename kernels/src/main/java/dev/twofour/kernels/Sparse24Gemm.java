@@ -63,6 +63,21 @@ public final class Sparse24Gemm implements AutoCloseable {
             return new StreamPlan(m, n, k, tokensPerTile, stages, ctas, chunksPerWarp, sharedBytes, sp);
         }
 
+        /**
+         * This plan with a shallower ring of {@code s} stages (2 or 3; compiled for 8 tokens with mma.sp only), or this
+         * plan when {@code s} is its own depth or the variant does not exist.
+         */
+        public StreamPlan withStages(int s) {
+            if (s == stages || tokensPerTile != 8 || !sparseMma || (s != 2 && s != 3)) return this;
+            return new StreamPlan(m, n, k, tokensPerTile, s, ctas, chunksPerWarp, sharedBytes - (stages - s) * STREAM_STAGE_BYTES, true);
+        }
+
+        /** The kernel's name for this plan and element type suffix ("f16", "bf16"). */
+        String kernelName(String dtypeSuffix) {
+            String depth = tokensPerTile == 8 && stages != 4 ? "_s" + stages : "";
+            return "twofour_sparse24_stream_" + (sparseMma ? "sp_" : "") + dtypeSuffix + "_mt" + tokensPerTile + depth;
+        }
+
         /** 16-row tiles per CTA, on average. */
         public double tilesPerCta() { return (double) ((n + 15) / 16) / ctas; }
     }
@@ -157,6 +172,8 @@ public final class Sparse24Gemm implements AutoCloseable {
      * 298.3 against 296.0 tok/s (kernels/NOTES.md).
      */
     private final boolean sparseMma = !"dense".equals(System.getProperty("twofour.gemm.mma", "sp"));
+    /** Ring stages of the streaming kernel at 8 tokens (4, or 2 or 3 with mma.sp): -Dtwofour.gemm.streamStages. */
+    private final int streamStages = Integer.getInteger("twofour.gemm.streamStages", 4);
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -180,7 +197,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
     public StreamPlan streamPlan(int m, int n, int k) {
         StreamPlan p = streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
-        return p == null ? null : p.withSparseMma(sparseMma);
+        return p == null ? null : p.withSparseMma(sparseMma).withStages(streamStages);
     }
 
     /**
@@ -287,7 +304,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         ensureOpen();
         Launch.requireHalf(dtype, "the 2:4 GEMM");
         String sfx = Launch.suffix(dtype);
-        kernels.launchDependent(kernels.function("twofour_sparse24_stream_" + (p.sparseMma() ? "sp_" : "") + sfx + "_mt" + p.tokensPerTile()),
+        kernels.launchDependent(kernels.function(p.kernelName(sfx)),
                 Dim3.of(p.ctas()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
                         .i32(p.m()).i32(p.n()).i32(p.k()).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue()).i32(op)

@@ -20,7 +20,10 @@ class FatbinResourceTest {
             "twofour_axpby_f32", "twofour_axpby_f16", "twofour_axpby_bf16",
             "twofour_swiglu_f32", "twofour_swiglu_f16", "twofour_swiglu_bf16",
             "twofour_sparse24_gemm_f16_mt8", "twofour_sparse24_gemm_f16_mt16", "twofour_sparse24_gemm_f16_mt32",
-            "twofour_sparse24_unpack", "twofour_sparse24_gemm_bf16_mt8", "twofour_sparse24_gemm_bf16_mt16", "twofour_sparse24_gemm_bf16_mt32");
+            "twofour_sparse24_unpack", "twofour_sparse24_gemm_bf16_mt8", "twofour_sparse24_gemm_bf16_mt16", "twofour_sparse24_gemm_bf16_mt32",
+            "twofour_sparse24_stream_f16_mt8", "twofour_sparse24_stream_bf16_mt16", "twofour_sparse24_stream_sp_f16_mt8",
+            "twofour_sparse24_stream_sp_bf16_mt16", "twofour_sparse24_stream_sp_f16_mt8_s2", "twofour_sparse24_stream_sp_bf16_mt8_s3",
+            "twofour_mmasp_probe_f16", "twofour_mmasp_probe_nonnull_bf16");
 
     static boolean nvccPresent() {
         if (System.getenv("TWOFOUR_NO_NVCC") != null) return false;  // build-fatbin.sh skips nvcc then

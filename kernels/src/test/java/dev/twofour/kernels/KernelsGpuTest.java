@@ -248,8 +248,13 @@ class KernelsGpuTest {
                             for (int i = 0; i < x.length; i++) x[i] = round(dt, (float) rnd.nextGaussian());
                             float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                             try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
-                                for (boolean sparseMma : new boolean[] {false, true}) {
-                                    Sparse24Gemm.StreamPlan q = p.withSparseMma(sparseMma);
+                                java.util.List<Sparse24Gemm.StreamPlan> variants = new java.util.ArrayList<>(java.util.List.of(
+                                        p.withSparseMma(false), p.withSparseMma(true)));
+                                if (p.tokensPerTile() == 8) {   // the shallower rings (mma.sp only)
+                                    variants.add(p.withSparseMma(true).withStages(2));
+                                    variants.add(p.withSparseMma(true).withStages(3));
+                                }
+                                for (Sparse24Gemm.StreamPlan q : variants) {
                                     for (int rep = 0; rep < 2; rep++) {
                                         runs++;
                                         String what = dt + " m=" + m + " n=" + n + " k=" + k + " " + q + " rep " + rep;

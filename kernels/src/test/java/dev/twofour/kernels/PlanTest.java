@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,6 +71,14 @@ class PlanTest {
         assertNull(Sparse24Gemm.streamPlan(8, 4096, 11008, 132, h100), "X of 8 x 11008 does not fit beside 2 stages");
         assertEquals(2, Sparse24Gemm.streamPlan(8, 4096, 4096, 132, 166_912).stages(), "X of 8 x 4096 leaves an A100's 163 KiB room for 2 stages");
         assertEquals(4, Sparse24Gemm.streamPlan(8, 4096, 4096, 132, h100).stages());
+        Sparse24Gemm.StreamPlan one = Sparse24Gemm.streamPlan(1, 4096, 4096, 132, h100).withSparseMma(true);
+        assertEquals("twofour_sparse24_stream_sp_f16_mt8", one.kernelName("f16"));
+        assertEquals("twofour_sparse24_stream_sp_bf16_mt8_s2", one.withStages(2).kernelName("bf16"));
+        assertEquals(one.sharedBytes() - 2 * Sparse24Gemm.STREAM_STAGE_BYTES, one.withStages(2).sharedBytes());
+        assertTrue(2 * one.withStages(2).sharedBytes() + 2048 <= 233_472, "two 2-stage CTAs must fit one H100 SM (228 KiB)");
+        Sparse24Gemm.StreamPlan dense = one.withSparseMma(false);
+        assertSame(dense, dense.withStages(2), "no 2-stage kernel without mma.sp");
+        assertEquals("twofour_sparse24_stream_f16_mt16", Sparse24Gemm.streamPlan(9, 4096, 4096, 132, h100).kernelName("f16"));
     }
 
     /** The measured choice between the streaming and the classic kernel (kernels/NOTES.md, session 3), on llama2-7b's shapes. */
