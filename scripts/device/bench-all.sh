@@ -9,7 +9,8 @@
 #   bench decode   llama2-70b fp16, batch 1: dense is refused by the memory plan (~129 GiB), 2:4 (~74 GiB) runs; memory table
 #   bench decode   llama2-13b fp16, dense vs 2:4, batch 1,8,32,64, prompt 128, 128 tokens per sequence
 #   bench prefill  llama2-13b fp16, dense vs 2:4, 512, 2048, 8192 tokens
-#   serve          llama2-7b dense then 2:4: total generated tokens/s at 1, 8, 32, 64 streaming clients (serve-load.sh)
+#   serve          llama2-7b dense then 2:4: total generated tokens/s at 1, 8, 32, 64 streaming clients (serve-load.sh),
+#                  then again with the tuning file (serve-llama2-7b-fp16-tuned)
 #   bench gemm     llama2-7b and llama2-70b linear shapes, fp16, M = 1, 16, 64, 256, 1024, 4096 (last: partial if out of time)
 # Writes into $OUT (3 files): results.tgz (every report: JSON, CSV, Markdown; one folder per benchmark, plus env.txt),
 # summary.md (environment, the exact commands, every Markdown table) and run.log (everything printed).
@@ -79,7 +80,8 @@ step "decode llama2-70b 2:4" 60 $tf bench decode --preset llama2-70b --dtype fp1
 step "decode llama2-13b" 110 $tf bench decode --preset llama2-13b --dtype fp16 --batch 1,8,32,64 --prompt-len 128 --gen 128 --out "$res/decode-llama2-13b-fp16"
 step "prefill llama2-13b" 60 $tf bench prefill --preset llama2-13b --dtype fp16 --lengths 512,2048,8192 --out "$res/prefill-llama2-13b-fp16"
 step "serve llama2-7b"   100 env SERVE_OUT="$res/serve-llama2-7b-fp16" bash scripts/device/serve-load.sh llama2-7b 128
-step "gemm llama2-7b"     90 $tf bench gemm --preset llama2-7b --dtype fp16 --m 1,16,64,256,1024,4096 --out "$res/gemm-llama2-7b-fp16"
+step "serve llama2-7b tuned" 100 env TWOFOUR_JAVA_OPTS=-Dtwofour.cuda.selection=$sel SERVE_OUT="$res/serve-llama2-7b-fp16-tuned" bash scripts/device/serve-load.sh llama2-7b 128
+step "gemm llama2-7b"    150 $tf bench gemm --preset llama2-7b --dtype fp16 --m 1,16,64,256,1024,4096 --out "$res/gemm-llama2-7b-fp16"
 step "gemm llama2-70b"   120 $tf bench gemm --shapes 10240x8192,8192x8192,57344x8192,8192x28672 --dtype fp16 --m 1,16,64,256,1024,4096 --out "$res/gemm-llama2-70b-fp16"
 
 {
