@@ -54,6 +54,17 @@ __device__ __forceinline__ uint4 twofour_ld_stream16(const void* p) {
   return v;
 }
 
+// Accumulators of MO token octets x 2 (the two MMAs of a group pair) x 4 (the C fragment), all zero.
+template <int MO>
+__device__ __forceinline__ void twofour_zero_acc(float (&acc)[MO][2][4]) {
+#pragma unroll
+  for (int o = 0; o < MO; o++)
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
+}
+
 __device__ __forceinline__ uint32_t twofour_word(const uint4& v, int q) {
   return q == 0 ? v.x : q == 1 ? v.y : q == 2 ? v.z : v.w;  // q is a compile-time constant
 }
@@ -216,12 +227,7 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
   __syncthreads();
 
   float acc[MO][2][4];
-#pragma unroll
-  for (int o = 0; o < MO; o++)
-#pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
+  twofour_zero_acc(acc);
 
   for (int sb = sb0; sb < sb1; sb++) {
     uint4 nv[8];

@@ -49,6 +49,7 @@
 // at the end of this file.
 #pragma once
 #include "common.cuh"
+#include "sparse24_gemm.cuh"  // twofour_zero_acc
 
 template <typename Conv> struct MmaSp;
 template <> struct MmaSp<F16> {
@@ -164,12 +165,7 @@ __device__ __forceinline__ void twofour_mmasp_probe(const uint8_t* __restrict__ 
   for (int o = 0; o < MO; o++) xq[o] = (!MAY_BE_NULL || 8 * o + g < M) ? xs + (8 * o + g) * TWOFOUR_MMASP_XSTRIDE : nullptr;
 
   float acc[MO][2][4];
-#pragma unroll
-  for (int o = 0; o < MO; o++)
-#pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
+  twofour_zero_acc(acc);
 
   for (int w = 0; w < K / 64; w++) {
     __syncwarp();  // the previous window's shared reads are done

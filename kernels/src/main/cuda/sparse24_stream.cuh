@@ -245,12 +245,7 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   __syncthreads();
 
   float acc[MO][2][4];
-#pragma unroll
-  for (int o = 0; o < MO; o++)
-#pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
+  twofour_zero_acc(acc);
 
   for (int s = 0; s < total; s++) {
     twofour_cp_async_wait<STAGES - 1>();  // this lane's copies of stage s have landed
@@ -311,9 +306,8 @@ __device__ __forceinline__ void twofour_sparse24_stream(
 #pragma unroll
         for (int i = 0; i < 4; i++) {
           rb[((warp * MO + o) * 4 + i) * 32 + lane] = acc[o][0][i] + acc[o][1][i];
-          acc[o][0][i] = 0.f;
-          acc[o][1][i] = 0.f;
         }
+      twofour_zero_acc(acc);
       __syncthreads();
       for (int idx = threadIdx.x; idx < 8 * MO * 16; idx += blockDim.x) {
         const int m = idx >> 4, r = idx & 15;  // 16 consecutive threads write 16 consecutive rows of token m
