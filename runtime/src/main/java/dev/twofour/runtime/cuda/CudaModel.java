@@ -1025,6 +1025,7 @@ public final class CudaModel implements AutoCloseable {
         long q = qkvOut.address();
         Map<String, Runnable> ops = new LinkedHashMap<>();
         Map<String, Long> bytes = new LinkedHashMap<>();
+        java.util.Set<String> perLayer = new java.util.HashSet<>();
         ops.put("embedding gather", () -> tk.gatherRows(stream, dtype, x.address(), h, embed.address(), h, ints(TOK), bucket, h, config.vocabSize()));
         ops.put("add+rmsnorm", () -> tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln1().address(), normed.address(), h, bucket, h, eps));
         for (Object[] lin : new Object[][] {{"qkv", l.qkv(), normed, qkvOut}, {"o", l.o(), attnOut, delta},
@@ -1072,6 +1073,34 @@ public final class CudaModel implements AutoCloseable {
                 ints(IPAR), stepCounter.address(), counts.address(), outIds.address(), 0L));
         CudaGraph g = graphs.get(bucket);
         if (g != null) ops.put("whole step (graph replay)", () -> g.launch(stream));
+        // Where a step's time goes, kernels as they run inside a graph (with programmatic dependent launch, unlike the
+        // stream launches above): the linear layers of every layer back to back, and the attention of every layer.
+        int layerCount = layers.size();
+        List<CudaGraph> chains = new ArrayList<>();
+        Runnable gemms = () -> {
+            for (Layer ly : layers) {
+                ly.qkv().forward(stream, normed, qkvOut, bucket);
+                ly.o().forward(stream, attnOut, delta, bucket);
+                ly.gateUp().forward(stream, normed, gateUpOut, bucket);
+                if (!(ly.down().fusesSwigluByDefault() && ly.down().forwardSwiglu(stream, gateUpOut, delta, bucket))) {
+                    ly.down().forward(stream, act, delta, bucket);
+                }
+            }
+        };
+        Runnable attention = () -> {
+            for (int li = 0; li < layerCount; li++) {
+                tk.ropeAppendAttentionDecode(stream, dtype, bucket, q, w, q + qDim * es, w, q + (qDim + kvDim) * es, w,
+                        ints(POS), ints(CROW), invFreq.address(), kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
+                        ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnCounters.address(),
+                        attnOut.address(), qDim);
+            }
+        };
+        for (Object[] chain : new Object[][] {{"linear layers of all layers, graph (/layer)", gemms}, {"attention of all layers, graph (/layer)", attention}}) {
+            CudaGraph cg = CudaGraph.capture(stream, (Runnable) chain[1]);
+            chains.add(cg);
+            ops.put((String) chain[0], () -> cg.launch(stream));
+            perLayer.add((String) chain[0]);
+        }
         List<String> lines = new ArrayList<>();
         try (dev.twofour.cuda.CudaEvent start = dev.twofour.cuda.CudaEvent.create(); dev.twofour.cuda.CudaEvent end = dev.twofour.cuda.CudaEvent.create()) {
             for (Map.Entry<String, Runnable> e : ops.entrySet()) {
@@ -1080,10 +1109,12 @@ public final class CudaModel implements AutoCloseable {
                 for (int i = 0; i < reps; i++) e.getValue().run();
                 end.record(stream);
                 end.synchronize();
-                double us = CudaEvent_ms(start, end) * 1000.0 / reps;
+                double us = CudaEvent_ms(start, end) * 1000.0 / reps / (perLayer.contains(e.getKey()) ? layerCount : 1);
                 Long by = bytes.get(e.getKey());
                 lines.add(String.format("  %-44s %9.2f us%s", e.getKey(), us, by == null ? "" : String.format("  %7.0f GB/s", by / us / 1e3)));
             }
+        } finally {
+            for (CudaGraph cg : chains) cg.close();
         }
         return lines;
     }
