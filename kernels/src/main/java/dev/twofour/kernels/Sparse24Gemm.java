@@ -72,6 +72,16 @@ public final class Sparse24Gemm implements AutoCloseable {
             return new StreamPlan(m, n, k, tokensPerTile, s, ctas, chunksPerWarp, sharedBytes - (stages - s) * STREAM_STAGE_BYTES, true);
         }
 
+        /**
+         * This plan asking for at least half of a block's shared memory ({@code sharedOptin / 2 + 1} bytes), so that two of
+         * its CTAs never share an SM (the grid assumes one per SM; a shallow ring would otherwise let the scheduler put
+         * two on one SM and none on another), while the rest of the SM stays free for the next kernel's CTAs.
+         */
+        public StreamPlan oneCtaPerSm(int sharedOptin) {
+            int floor = sharedOptin / 2 + 1;
+            return sharedBytes >= floor ? this : new StreamPlan(m, n, k, tokensPerTile, stages, ctas, chunksPerWarp, floor, sparseMma);
+        }
+
         /** The kernel's name for this plan and element type suffix ("f16", "bf16"). */
         String kernelName(String dtypeSuffix) {
             String depth = tokensPerTile == 8 && stages != 4 ? "_s" + stages : "";
@@ -174,6 +184,8 @@ public final class Sparse24Gemm implements AutoCloseable {
     private final boolean sparseMma = !"dense".equals(System.getProperty("twofour.gemm.mma", "sp"));
     /** Ring stages of the streaming kernel at 8 tokens (4, or 2 or 3 with mma.sp): -Dtwofour.gemm.streamStages. */
     private final int streamStages = Integer.getInteger("twofour.gemm.streamStages", 4);
+    /** With -Dtwofour.gemm.streamMaxM=N > 0, models run the streaming kernel wherever it applies up to N tokens (for measuring). */
+    private final int streamMaxM = Integer.getInteger("twofour.gemm.streamMaxM", 0);
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -197,7 +209,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
     public StreamPlan streamPlan(int m, int n, int k) {
         StreamPlan p = streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
-        return p == null ? null : p.withSparseMma(sparseMma).withStages(streamStages);
+        return p == null ? null : p.withSparseMma(sparseMma).withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
     }
 
     /**
@@ -207,6 +219,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     public StreamPlan defaultStreamPlan(int m, int n, int k) {
         if (!streamByDefault) return null;
         StreamPlan p = streamPlan(m, n, k);
+        if (p != null && streamMaxM > 0) return m <= streamMaxM ? p : null;
         return p != null && streamBeatsClassic(p) ? p : null;
     }
 
