@@ -70,3 +70,14 @@ __device__ __forceinline__ void twofour_pdl_enter() {
 __device__ __forceinline__ void twofour_prefetch_l2(const void* p) {
   asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
+
+// 2:4 GEMM accumulators of MO token octets x 2 (the two MMAs of a group pair) x 4 (the C fragment), all zero.
+template <int MO>
+__device__ __forceinline__ void twofour_zero_acc(float (&acc)[MO][2][4]) {
+#pragma unroll
+  for (int o = 0; o < MO; o++)
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
+}

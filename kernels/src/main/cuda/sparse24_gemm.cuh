@@ -22,6 +22,7 @@
 // counter to 0 for the next launch. Grid = (token tiles, row groups, splits).
 #pragma once
 #include "common.cuh"
+#include "sparse24_mmasp.cuh"
 
 #define TWOFOUR_GEMM_WARPS 8
 #define TWOFOUR_GEMM_ROWS (16 * TWOFOUR_GEMM_WARPS)
@@ -52,17 +53,6 @@ __device__ __forceinline__ uint4 twofour_ld_stream16(const void* p) {
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
   return v;
-}
-
-// Accumulators of MO token octets x 2 (the two MMAs of a group pair) x 4 (the C fragment), all zero.
-template <int MO>
-__device__ __forceinline__ void twofour_zero_acc(float (&acc)[MO][2][4]) {
-#pragma unroll
-  for (int o = 0; o < MO; o++)
-#pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-      for (int i = 0; i < 4; i++) acc[o][h][i] = 0.f;
 }
 
 __device__ __forceinline__ uint32_t twofour_word(const uint4& v, int q) {
@@ -145,7 +135,7 @@ __device__ __forceinline__ void twofour_fill_selectors(uint2* sel) {
   }
 }
 
-template <typename Conv, int MO>
+template <typename Conv, int MO, bool SP>
 __device__ __forceinline__ void twofour_sparse24_gemm(
     const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
     const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
@@ -237,14 +227,23 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
     __syncwarp();  // mma.sync.aligned needs the whole warp converged
 #pragma unroll
     for (int c = 0; c < 4; c++) {
-      uint4 xb[MO][2];
+      if constexpr (SP) {
+        // The quad's 4 lanes hold chunks 4c..4c+3: one 64-input window for mma.sp (X rows beyond M and inputs beyond K
+        // are staged as zeros). Zeroed metadata (rows >= N, chunks >= K) is no valid mma.sp pattern: 0x4444 instead.
+        const uint16_t* xq[MO];
 #pragma unroll
-      for (int o = 0; o < MO; o++) {
-        const uint16_t* xr = xs + (size_t)(8 * o + g) * xStride + kl + 64 * c + 16 * t;
-        xb[o][0] = *reinterpret_cast<const uint4*>(xr);
-        xb[o][1] = *reinterpret_cast<const uint4*>(xr + 8);
+        for (int o = 0; o < MO; o++) xq[o] = xs + (size_t)(8 * o + g) * xStride + kl + 64 * c;
+        twofour_mmasp_window<Conv, MO, false>(acc, cv[c], cv[4 + c], cm[c] ? cm[c] : 0x4444u, cm[4 + c] ? cm[4 + c] : 0x4444u, xq);
+      } else {
+        uint4 xb[MO][2];
+#pragma unroll
+        for (int o = 0; o < MO; o++) {
+          const uint16_t* xr = xs + (size_t)(8 * o + g) * xStride + kl + 64 * c + 16 * t;
+          xb[o][0] = *reinterpret_cast<const uint4*>(xr);
+          xb[o][1] = *reinterpret_cast<const uint4*>(xr + 8);
+        }
+        twofour_mma_chunk<Conv, MO>(acc, cv[c], cv[4 + c], cm[c], cm[4 + c], sel, xb);
       }
-      twofour_mma_chunk<Conv, MO>(acc, cv[c], cv[4 + c], cm[c], cm[4 + c], sel, xb);
     }
     if (sb + 1 < sb1) {
 #pragma unroll
@@ -295,18 +294,24 @@ __device__ __forceinline__ void twofour_sparse24_gemm(
   if (threadIdx.x == 0) *counter = 0u;  // every split has arrived: ready for the next launch
 }
 
-// Two CTAs per SM for 8 and 16 tokens (128 registers); one for 32 tokens, whose fragments need more.
-#define TWOFOUR_SPARSE24_GEMM(NAME, CONV, MO, MIN_CTAS)                                                         \
+// Two CTAs per SM for 8 and 16 tokens (128 registers); one for 32 tokens, whose fragments need more. _sp: mma.sp
+// (sparse24_mmasp.cuh) instead of permutes + dense mma.sync.
+#define TWOFOUR_SPARSE24_GEMM(NAME, CONV, MO, MIN_CTAS, SP)                                                     \
   extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_GEMM_WARPS, MIN_CTAS)                              \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
        int M, int N, int K, int sbPerSplit, float* ws, unsigned* counters, int prologue, int swiglu) {         \
-    twofour_sparse24_gemm<CONV, MO>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters, prologue,  \
-                                    swiglu);                                                                    \
+    twofour_sparse24_gemm<CONV, MO, SP>(X, ldx, values, meta, Y, ldy, M, N, K, sbPerSplit, ws, counters, prologue, \
+                                        swiglu);                                                                \
   }
-TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt8, F16, 1, 2)
-TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt16, F16, 2, 2)
-TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt32, F16, 4, 1)
-TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt8, BF16, 1, 2)
-TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt16, BF16, 2, 2)
-TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt32, BF16, 4, 1)
-
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt8, F16, 1, 2, false)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt16, F16, 2, 2, false)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_f16_mt32, F16, 4, 1, false)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt8, BF16, 1, 2, false)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt16, BF16, 2, 2, false)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_bf16_mt32, BF16, 4, 1, false)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_sp_f16_mt8, F16, 1, 2, true)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_sp_f16_mt16, F16, 2, 2, true)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_sp_f16_mt32, F16, 4, 1, true)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_sp_bf16_mt8, BF16, 1, 2, true)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_sp_bf16_mt16, BF16, 2, 2, true)
+TWOFOUR_SPARSE24_GEMM(twofour_sparse24_gemm_sp_bf16_mt32, BF16, 4, 1, true)

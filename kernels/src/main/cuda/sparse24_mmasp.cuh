@@ -49,7 +49,6 @@
 // at the end of this file.
 #pragma once
 #include "common.cuh"
-#include "sparse24_gemm.cuh"  // twofour_zero_acc
 
 template <typename Conv> struct MmaSp;
 template <> struct MmaSp<F16> {

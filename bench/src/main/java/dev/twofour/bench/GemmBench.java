@@ -233,7 +233,11 @@ public final class GemmBench {
         int n = s.n(), k = s.k();
         int[] tiles = m <= 8 ? new int[] {8} : m <= 16 ? new int[] {16, 32} : new int[] {16, 32};
         List<GemmResult> candidates = new ArrayList<>();
-        for (int tile : tiles) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, 0)));
+        for (int tile : tiles) {
+            Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, 0);
+            candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
+            if (tile <= 16) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p.withSparseMma(true)));
+        }
         Sparse24Gemm.StreamPlan sp = ours.streamPlan(m, n, k);
         if (sp != null) {
             candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, sp.withSparseMma(false)));
@@ -266,7 +270,7 @@ public final class GemmBench {
     private GemmResult timeOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,
                                 float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.Plan p) {
         ours.reserve(p);
-        String note = "classic, tile " + p.tokensPerTile() + ", " + p.splits() + " splits x " + p.superblocksPerSplit() + " superblocks";
+        String note = "classic" + (p.sparseMma() ? " mma.sp" : "") + ", tile " + p.tokensPerTile() + ", " + p.splits() + " splits x " + p.superblocksPerSplit() + " superblocks";
         return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,
                 c -> ours.run(stream, o.dtype(), x, s.k(), vals[c], meta[c], y, s.n(), p));
     }

@@ -30,10 +30,16 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /**
      * How one call is cut up: tokens per CTA (8, 16 or 32), CTAs along tokens, rows (128 each) and
-     * K (splits of superblocksPerSplit x 256 inputs), the dynamic shared memory, and the workspace.
+     * K (splits of superblocksPerSplit x 256 inputs), the dynamic shared memory, the workspace, and the tensor-core
+     * step ({@code sparseMma}: mma.sp, else permutes + dense mma.sync).
      */
     public record Plan(int m, int n, int k, int tokensPerTile, int tokenTiles, int rowGroups, int splits,
-                       int superblocksPerSplit, int sharedBytes) {
+                       int superblocksPerSplit, int sharedBytes, boolean sparseMma) {
+        /** This plan with the tensor-core step {@code mma.sp} ({@code sp}) or permutes + dense mma.sync. */
+        public Plan withSparseMma(boolean sp) {
+            return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, superblocksPerSplit, sharedBytes, sp);
+        }
+
         public long workspaceFloats() { return splits > 1 ? (long) splits * m * n : 0; }
         public int counters() { return splits > 1 ? tokenTiles * rowGroups : 0; }
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
@@ -171,7 +177,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
         int splits = (nsb + bestSb - 1) / bestSb;
         int shared = 128 + tokensPerTile * (bestSb * SUPERBLOCK + 8) * 2;
-        return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, bestSb, shared);
+        return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, bestSb, shared, false);
     }
 
     private final Kernels kernels;
@@ -182,6 +188,8 @@ public final class Sparse24Gemm implements AutoCloseable {
      * 298.3 against 296.0 tok/s (kernels/NOTES.md).
      */
     private final boolean sparseMma = !"dense".equals(System.getProperty("twofour.gemm.mma", "sp"));
+    /** The classic kernel's tensor-core step: -Dtwofour.gemm.classicMma=sp for mma.sp (default: permutes + mma.sync). */
+    private final boolean classicSparseMma = "sp".equals(System.getProperty("twofour.gemm.classicMma", "dense"));
     /** Ring stages of the streaming kernel at 8 tokens (4, or 2 or 3 with mma.sp): -Dtwofour.gemm.streamStages. */
     private final int streamStages = Integer.getInteger("twofour.gemm.streamStages", 4);
     /** With -Dtwofour.gemm.streamMaxM=N > 0, models run the streaming kernel wherever it applies up to N tokens (for measuring). */
@@ -203,7 +211,7 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /** The classic kernel's plan for this shape on this GPU (what {@link #run} uses where the streaming kernel does not apply). */
     public Plan plan(int m, int n, int k) {
-        return plan(m, n, k, kernels.multiprocessors());
+        return plan(m, n, k, kernels.multiprocessors()).withSparseMma(classicSparseMma);
     }
 
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
@@ -337,7 +345,7 @@ public final class Sparse24Gemm implements AutoCloseable {
             ctrs = counters.address();
         }
         String sfx = Launch.suffix(dtype);
-        kernels.launchDependent(kernels.function("twofour_sparse24_gemm_" + sfx + "_mt" + p.tokensPerTile()),
+        kernels.launchDependent(kernels.function("twofour_sparse24_gemm_" + (p.sparseMma() ? "sp_" : "") + sfx + "_mt" + p.tokensPerTile()),
                 Dim3.of(p.tokenTiles(), p.rowGroups(), p.splits()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
                         .i32(m).i32(n).i32(k).i32(p.superblocksPerSplit()).ptr(ws).ptr(ctrs).i32(kernels.gemmPrologue())

@@ -199,8 +199,10 @@ class KernelsGpuTest {
                             for (int i = 0; i < x.length; i++) x[i] = round(dt, (float) rnd.nextGaussian());
                             float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                             for (int tile : new int[] {8, 16, 32}) {
-                                for (int splits : new int[] {0, 1, 3}) {
-                                    Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, splits);
+                                for (int splitsAndStep : new int[] {0, 1, 3, 10, 11, 13}) {   // +10: mma.sp
+                                    int splits = splitsAndStep % 10;
+                                    Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, splits)
+                                            .withSparseMma(splitsAndStep >= 10);
                                     try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
                                         for (int rep = 0; rep < 2; rep++) {   // twice: the split counters must reset themselves
                                             runs++;
