@@ -188,8 +188,13 @@ public final class Sparse24Gemm implements AutoCloseable {
      * 298.3 against 296.0 tok/s (kernels/NOTES.md).
      */
     private final boolean sparseMma = !"dense".equals(System.getProperty("twofour.gemm.mma", "sp"));
-    /** The classic kernel's tensor-core step: -Dtwofour.gemm.classicMma=sp for mma.sp (default: permutes + mma.sync). */
-    private final boolean classicSparseMma = "sp".equals(System.getProperty("twofour.gemm.classicMma", "dense"));
+    /**
+     * The classic kernel's tensor-core step, -Dtwofour.gemm.classicMma=auto|sp|dense. auto (default): mma.sp for tiles of
+     * 8 tokens, permutes + mma.sync for 16 and 32. Measured on the H100 (kernels/NOTES.md, session 3): with mma.sp at
+     * 8-token tiles decode ran +1.7% / +3.3% / +3.2% at batch 2 / 4 / 8 (o at 4 rows 12.00 -> 10.84 us); at 16 rows
+     * it was mixed (qkv 38.3 -> 39.3 us, gate_up 51.8 -> 50.9).
+     */
+    private final String classicMma = System.getProperty("twofour.gemm.classicMma", "auto");
     /** Ring stages of the streaming kernel at 8 tokens (4, or 2 or 3 with mma.sp): -Dtwofour.gemm.streamStages. */
     private final int streamStages = Integer.getInteger("twofour.gemm.streamStages", 4);
     /** With -Dtwofour.gemm.streamMaxM=N > 0, models run the streaming kernel wherever it applies up to N tokens (for measuring). */
@@ -211,7 +216,12 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /** The classic kernel's plan for this shape on this GPU (what {@link #run} uses where the streaming kernel does not apply). */
     public Plan plan(int m, int n, int k) {
-        return plan(m, n, k, kernels.multiprocessors()).withSparseMma(classicSparseMma);
+        Plan p = plan(m, n, k, kernels.multiprocessors());
+        return p.withSparseMma(switch (classicMma) {
+            case "sp" -> true;
+            case "dense" -> false;
+            default -> p.tokensPerTile() == 8;
+        });
     }
 
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
