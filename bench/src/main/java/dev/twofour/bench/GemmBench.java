@@ -231,7 +231,7 @@ public final class GemmBench {
     private GemmResult runOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,
                                float[] ref, long flops, long bytes, double tDense, double copyGBps) {
         int n = s.n(), k = s.k();
-        int[] tiles = m <= 8 ? new int[] {8} : m <= 16 ? new int[] {16, 32} : new int[] {16, 32};
+        int[] tiles = m <= 8 ? new int[] {8} : new int[] {16, 32};
         List<GemmResult> candidates = new ArrayList<>();
         for (int tile : tiles) {
             Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, 0);

@@ -2,6 +2,7 @@ package dev.twofour.kernels;
 
 import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
+import dev.twofour.cuda.CudaDevice;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.Dim3;
 import dev.twofour.cuda.KernelArgs;
@@ -39,7 +40,7 @@ public final class Kernels implements AutoCloseable {
         this.context = context;
         this.module = module;
         this.multiprocessors = context.device().multiprocessorCount();
-        this.sharedPerBlockOptin = context.device().attribute(dev.twofour.cuda.CudaDevice.ATTR_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        this.sharedPerBlockOptin = context.device().attribute(CudaDevice.ATTR_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         this.programmaticLaunch = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl", "true"))
                 && context.device().computeCapability().major() >= 9 && Cuda.supportsProgrammaticLaunch();
         boolean early = Boolean.parseBoolean(System.getProperty("twofour.cuda.pdl.earlyRelease", "true"));
@@ -140,7 +141,10 @@ public final class Kernels implements AutoCloseable {
      */
     public int gemvPrologue() { return gemvPrologue; }
 
-    /** The same for the 2:4 GEMM (sparse24_gemm.cuh), prefetch in 256-input superblocks: -Dtwofour.cuda.pdl.gemmPrefetch. */
+    /**
+     * The same for the classic 2:4 GEMM (sparse24_gemm.cuh), prefetch in 256-input superblocks:
+     * -Dtwofour.cuda.pdl.gemmPrefetch. The streaming 2:4 kernel reads bit 0 only (its ring is its prefetch).
+     */
     public int gemmPrologue() { return gemmPrologue; }
 
     /** Unloads the module; a later {@link #load} loads it again. Closing twice is harmless. */

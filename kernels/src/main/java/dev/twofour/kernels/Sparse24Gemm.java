@@ -263,9 +263,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** Y = X · Wᵀ with the default kernel and plan (the streaming kernel where it applies). Strides are in elements. */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k) {
-        StreamPlan sp = defaultStreamPlan(m, n, k);
-        if (sp != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, sp, false);
-        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k));
+        runDefault(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, false);
     }
 
     /** Y = X · Wᵀ with the given plan (its m, n, k are the shape). */
@@ -282,9 +280,15 @@ public final class Sparse24Gemm implements AutoCloseable {
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
+        runDefault(stream, dtype, gateUp, ldx, values, metadata, y, ldy, m, n, k, true);
+    }
+
+    /** The streaming kernel where {@link #defaultStreamPlan} has a plan, else the classic one with {@link #plan(int, int, int)}. */
+    private void runDefault(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                            DeviceBuffer y, long ldy, int m, int n, int k, boolean swiglu) {
         StreamPlan sp = defaultStreamPlan(m, n, k);
-        if (sp != null) run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, sp, true);
-        else run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
+        if (sp != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, sp, swiglu);
+        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k), swiglu);
     }
 
     /**
@@ -302,14 +306,15 @@ public final class Sparse24Gemm implements AutoCloseable {
      * {@code v = T(residual + delta)} (no add when {@code delta} is null), {@code Y = (w * T(v * rsqrt(mean(v²) + eps))) · Wᵀ},
      * rounded like TransformerKernels.addRmsNorm (the sum of squares in another, fixed order). v is written to
      * {@code residualOut} (skipped when null), which must not overlap {@code residual}: the GPU's blocks read the
-     * residual while one of them writes v. Returns false, doing nothing, where the streaming kernel does not apply
-     * ({@link #streamPlan(int, int, int)} is null); strides are in elements.
+     * residual while one of them writes v. The shape is {@code p}'s; a null {@code p} (the streaming kernel does not apply,
+     * or the caller's choice of kernel, e.g. {@link #defaultStreamPlan}, is the classic one) returns false, doing nothing.
+     * Strides are in elements.
      */
     public boolean runAddRmsNorm(CudaStream stream, CudaDtype dtype, DeviceBuffer residual, long ldx, DeviceBuffer delta, long ldd,
                                  DeviceBuffer normWeight, float eps, DeviceBuffer residualOut, long ldr,
-                                 DeviceBuffer values, DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
-        StreamPlan p = streamPlan(m, n, k);
+                                 DeviceBuffer values, DeviceBuffer metadata, DeviceBuffer y, long ldy, StreamPlan p) {
         if (p == null) return false;
+        int m = p.m(), n = p.n(), k = p.k();
         checkOperands(dtype, residual, ldx, values, metadata, y, ldy, m, n, k, false);
         long es = dtype.byteSize();
         if (delta != null) {

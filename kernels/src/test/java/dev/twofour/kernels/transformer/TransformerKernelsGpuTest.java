@@ -78,6 +78,15 @@ class TransformerKernelsGpuTest {
         return b;
     }
 
+    /** A packed 2:4 weight on the device: {values, metadata}, freed with the other buffers. */
+    DeviceBuffer[] devPacked(Packed24 p) {
+        DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
+        buffers.add(vals);
+        DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
+        buffers.add(meta);
+        return new DeviceBuffer[] {vals, meta};
+    }
+
     DeviceBuffer poisoned16(int n) {
         DeviceBuffer b = DeviceBuffer.allocate(Math.max(2L, n * 2L));
         b.memset((byte) 0x7F);  // 0x7F7F: a large finite fp16 / bf16 value nothing should leave behind
@@ -500,10 +509,8 @@ class TransformerKernelsGpuTest {
         Random r = new Random(31);
         DeviceBuffer w1 = dev(rand(r, inter * 2 * h, 0.02f, dt), dt);     // gate|up, dense GEMV
         Packed24 p = RandomFillRef.sparse24(dt, h, inter, 77L, 0.03f);   // down, 2:4 (split-K at M = 1)
-        DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
-        DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
-        buffers.add(vals);
-        buffers.add(meta);
+        DeviceBuffer[] packed = devPacked(p);
+        DeviceBuffer vals = packed[0], meta = packed[1];
         DeviceBuffer ln = dev(rand(r, h, 1f, dt), dt);
         float[] x0 = rand(r, h, 1f, dt);
         DeviceBuffer x = dev(x0, dt), normed = poisoned16(h), gateUp = poisoned16(2 * inter), act = poisoned16(inter),
@@ -556,10 +563,8 @@ class TransformerKernelsGpuTest {
             for (int[] nk : new int[][] {{4096, 11008}, {300, 176}, {77, 4104}, {12288, 1152}}) {
                 int n = nk[0], k = nk[1];
                 Packed24 p = RandomFillRef.sparse24(dt, n, k, r.nextLong(), 0.03f);
-                DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
-                DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
-                buffers.add(vals);
-                buffers.add(meta);
+                DeviceBuffer[] packed = devPacked(p);
+                DeviceBuffer vals = packed[0], meta = packed[1];
                 for (boolean stream24 : new boolean[] {false, true}) {
                     try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels(), stream24)) {
                         for (int rows : new int[] {1, 2, 3, 8, 13}) {
@@ -597,22 +602,21 @@ class TransformerKernelsGpuTest {
             for (int[] nk : new int[][] {{1000, 4096}, {77, 1152}, {300, 11008}}) {
                 int n = nk[0], k = nk[1];
                 Packed24 p = RandomFillRef.sparse24(dt, n, k, r.nextLong(), 0.03f);
-                DeviceBuffer vals = DeviceBuffer.of(MemorySegment.ofArray(p.values()));
-                DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(p.metadata()));
-                buffers.add(vals);
-                buffers.add(meta);
+                DeviceBuffer[] packed = devPacked(p);
+                DeviceBuffer vals = packed[0], meta = packed[1];
                 DeviceBuffer w = dev(rand(r, k, 1f, dt), dt);
                 try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels(), true)) {
                     for (int rows : new int[] {1, 3, 8, 13}) {
-                        if (gemm.streamPlan(rows, n, k) == null) continue;
+                        Sparse24Gemm.StreamPlan plan = gemm.streamPlan(rows, n, k);
+                        if (plan == null) continue;
                         for (boolean withDelta : new boolean[] {true, false}) {
                             float[] x0 = rand(r, rows * k, 2f, dt);
                             DeviceBuffer d = withDelta ? dev(rand(r, rows * k, 1f, dt), dt) : null;
                             DeviceBuffer xRef = dev(x0, dt), normed = poisoned16(rows * k), want = poisoned16(rows * n);
                             tk.addRmsNorm(stream, dt, xRef.address(), k, d == null ? 0L : d.address(), k, w.address(), normed.address(), k, rows, k, eps);
-                            gemm.run(stream, dt, normed, k, vals, meta, want, n, gemm.streamPlan(rows, n, k), false);
+                            gemm.run(stream, dt, normed, k, vals, meta, want, n, plan, false);
                             DeviceBuffer x = dev(x0, dt), xOut = poisoned16(rows * k), got = poisoned16(rows * n);
-                            assertTrue(gemm.runAddRmsNorm(stream, dt, x, k, d, k, w, eps, withDelta ? xOut : null, k, vals, meta, got, n, rows, n, k));
+                            assertTrue(gemm.runAddRmsNorm(stream, dt, x, k, d, k, w, eps, withDelta ? xOut : null, k, vals, meta, got, n, plan));
                             String what = dt + " " + n + "x" + k + " rows " + rows + (withDelta ? " with delta" : " without delta");
                             assertArrayEquals(x0, get(x, rows * k, dt), 0f, "the residual input must stay as it was: " + what);
                             if (withDelta) assertArrayEquals(get(xRef, rows * k, dt), get(xOut, rows * k, dt), 0f, "residual output " + what);
@@ -621,7 +625,8 @@ class TransformerKernelsGpuTest {
                         }
                     }
                     DeviceBuffer x = dev(rand(r, k, 1f, dt), dt), y = poisoned16(n);
-                    assertThrows(IllegalArgumentException.class, () -> gemm.runAddRmsNorm(stream, dt, x, k, null, k, w, eps, x, k, vals, meta, y, n, 1, n, k),
+                    assertThrows(IllegalArgumentException.class, () -> gemm.runAddRmsNorm(stream, dt, x, k, null, k, w, eps, x, k, vals, meta, y, n,
+                                    gemm.streamPlan(1, n, k)),
                             "a residual output on top of the input must be refused");
                 }
                 free();

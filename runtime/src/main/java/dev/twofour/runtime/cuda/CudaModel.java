@@ -67,7 +67,6 @@ public final class CudaModel implements AutoCloseable {
      * 1568 against 1658 (every block normalises all 8 rows itself): one row only.
      */
     static final int FUSED_NORM_ROWS = 1;
-    /** Decode rows served by our GEMV run SwiGLU inside the down projection (one launch less per layer). */
 
     /**
      * @param maxBatch     sequences held at once (KV slots); a decode step takes up to this many
@@ -799,11 +798,8 @@ public final class CudaModel implements AutoCloseable {
             }
             if (l.qkvBias() != null) tk.addBias(stream, dtype, qkvOut.address(), w, l.qkvBias().address(), rows, w);
             long q = qkvOut.address();
-            if (decode) {  // RoPE, KV append and attention: one launch by default (TransformerKernels.decodeAttention)
-                tk.ropeAppendAttentionDecode(stream, dtype, rows, q, w, q + qDim * es, w, q + (qDim + kvDim) * es, w,
-                        ints(POS), ints(CROW), invFreq.address(), kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
-                        ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnCounters.address(),
-                        attnOut.address(), qDim);
+            if (decode) {
+                decodeAttention(li, rows, splits);
             } else {
                 tk.ropeAppend(stream, dtype, rows, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
                         ints(POS), ints(CROW), kCache[li].address(), vCache[li].address(), invFreq.address(), hd);
@@ -829,6 +825,16 @@ public final class CudaModel implements AutoCloseable {
         } else {
             lmHead.forward(stream, normed, logits, logitRows);
         }
+    }
+
+    /** Layer {@code li}'s RoPE, KV append and decode attention over qkvOut into attnOut: one launch (TransformerKernels). */
+    private void decodeAttention(int li, int rows, int splits) {
+        long es = dtype.byteSize(), q = qkvOut.address();
+        int qDim = config.qDim(), kvDim = config.kvDim(), w = qDim + 2 * kvDim;
+        tk.ropeAppendAttentionDecode(stream, dtype, rows, q, w, q + qDim * es, w, q + (qDim + kvDim) * es, w,
+                ints(POS), ints(CROW), invFreq.address(), kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
+                ints(KVLEN), options.maxContext(), config.numHeads(), config.numKvHeads(), config.headDim(), splits,
+                attnScratch.address(), attnCounters.address(), attnOut.address(), qDim);
     }
 
     private void uploadStepInputs() {
@@ -1088,12 +1094,7 @@ public final class CudaModel implements AutoCloseable {
             }
         };
         Runnable attention = () -> {
-            for (int li = 0; li < layerCount; li++) {
-                tk.ropeAppendAttentionDecode(stream, dtype, bucket, q, w, q + qDim * es, w, q + (qDim + kvDim) * es, w,
-                        ints(POS), ints(CROW), invFreq.address(), kCache[li].address(), vCache[li].address(), ints(TABLE), 1,
-                        ints(KVLEN), options.maxContext(), nh, nkv, hd, splits, attnScratch.address(), attnCounters.address(),
-                        attnOut.address(), qDim);
-            }
+            for (int li = 0; li < layerCount; li++) decodeAttention(li, bucket, splits);
         };
         for (Object[] chain : new Object[][] {{"linear layers of all layers, graph (/layer)", gemms}, {"attention of all layers, graph (/layer)", attention}}) {
             CudaGraph cg = CudaGraph.capture(stream, (Runnable) chain[1]);

@@ -154,11 +154,6 @@ final class Sparse24CudaLinear implements CudaLinear {
         return e.getValue();
     }
 
-    /** Bytes of the compressed cuSPARSELt weight (0 without cuSPARSELt); the shared plans' workspaces are counted by CusparseLtPlans. */
-    long cusparseLtBytes() {
-        return ltCompressed == null ? 0 : ltCompressed.bytes();
-    }
-
     /** True when {@code rows} rows run our 2:4 kernel. */
     boolean runsOurs(int rows) {
         if (ltPlanFor(rows) != null) return false;
@@ -170,16 +165,16 @@ final class Sparse24CudaLinear implements CudaLinear {
         if (runsOurs(rows)) gemm.reserve(gemm.plan(rows, out, in));  // forward's and forwardSwiglu's
     }
 
-    /**
-     * The down projection fused with SwiGLU ({@code gateUp} is {@code [rows][2 in]}) when our kernel serves these
-     * rows: SwiGLU is computed while the kernel stages its input, which saves the swiglu launch (measured on the
-     * H100: see kernels/NOTES.md). False (nothing done) otherwise.
-     */
     /** On unless -Dtwofour.cuda.fuseSwiglu24=false: on the H100 llama2-7b 2:4 decoded 240.3 against 235.2 tok/s (kernels/NOTES.md). */
     private static final boolean FUSE_SWIGLU = Boolean.parseBoolean(System.getProperty("twofour.cuda.fuseSwiglu24", "true"));
 
     @Override public boolean fusesSwigluByDefault() { return FUSE_SWIGLU; }
 
+    /**
+     * The down projection fused with SwiGLU ({@code gateUp} is {@code [rows][2 in]}) when our kernel serves these
+     * rows: SwiGLU is computed while the kernel stages its input, which saves the swiglu launch (measured on the
+     * H100: see kernels/NOTES.md). False (nothing done) otherwise.
+     */
     @Override public boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) {
         if (!runsOurs(rows)) return false;
         gemm.runSwiglu(stream, dtype, gateUp, 2L * in, values, metadata, y, out, rows, out, in);
@@ -191,9 +186,10 @@ final class Sparse24CudaLinear implements CudaLinear {
 
     @Override public boolean forwardAddRmsNorm(CudaStream stream, DeviceBuffer residual, DeviceBuffer delta, DeviceBuffer normWeight,
                                                float eps, DeviceBuffer residualOut, DeviceBuffer y, int rows) {
-        if (!FUSE_NORM || !runsOurs(rows) || gemm.defaultStreamPlan(rows, out, in) == null) return false;
+        if (!FUSE_NORM || !runsOurs(rows)) return false;
+        // only where a plain forward would run the streaming kernel too (false otherwise)
         return gemm.runAddRmsNorm(stream, dtype, residual, in, delta, in, normWeight, eps, residualOut, in, values, metadata,
-                y, out, rows, out, in);
+                y, out, gemm.defaultStreamPlan(rows, out, in));
     }
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
