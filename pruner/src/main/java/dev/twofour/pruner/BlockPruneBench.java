@@ -19,7 +19,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 
 /**
  * The scale benchmark of issue 7: prune the first block of a synthetic model (default llama2-7b)
@@ -139,7 +138,7 @@ public final class BlockPruneBench {
                     one.hiddenSize(), one.intermediateSize(), seconds(t0));
             return bench(o, full, dir);
         } finally {
-            deleteTree(dir);
+            PrunedCheckpoint.deleteQuietly(dir);
         }
     }
 
@@ -194,10 +193,7 @@ public final class BlockPruneBench {
                 String md = report(o, full, capture, propagate, rows, failures, model.backendDescription());
                 System.out.println();
                 System.out.println(md);
-                if (o.out() != null) {
-                    writeReport(o, full, capture, propagate, rows, failures, model.backendDescription());
-                    log("wrote %s", o.out().toAbsolutePath());
-                }
+                if (o.out() != null) log("wrote %s", o.out().toAbsolutePath());  // written after the last layer, above
                 for (String f : failures) log("FAILED %s", f);
                 return failures.isEmpty() ? 0 : 1;
             } finally {
@@ -374,18 +370,4 @@ public final class BlockPruneBench {
     }
 
     private static double seconds(long t0) { return (System.nanoTime() - t0) / 1e9; }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // a temporary folder: best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
-        }
-    }
 }

@@ -27,21 +27,26 @@ final class Cholesky {
         return l;
     }
 
+    /** L⁻¹ of a lower-triangular n×n matrix (fp64, row-major), by forward substitution, columns in parallel. */
+    static double[] lowerInverse(double[] l, int n) {
+        double[] inv = new double[n * n];
+        java.util.stream.IntStream.range(0, n).parallel().forEach(c -> {
+            for (int i = c; i < n; i++) {
+                double s = i == c ? 1 : 0;
+                for (int m = c; m < i; m++) s -= l[i * n + m] * inv[m * n + c];
+                inv[i * n + c] = s / l[i * n + i];
+            }
+        });
+        return inv;
+    }
+
     /**
      * The upper-triangular U with H⁻¹ = Uᵀ U. Computed as: H = L Lᵀ, H⁻¹ = L⁻ᵀ L⁻¹, then the
      * Cholesky factor of H⁻¹ (lower) transposed.
      */
     static double[] upperFactorOfInverse(double[] h, int k) {
         double[] l = lower(h, k);
-        // Linv = L⁻¹ (lower triangular), by forward substitution column by column.
-        double[] linv = new double[k * k];
-        java.util.stream.IntStream.range(0, k).parallel().forEach(c -> {
-            for (int i = c; i < k; i++) {
-                double s = i == c ? 1 : 0;
-                for (int m = c; m < i; m++) s -= l[i * k + m] * linv[m * k + c];
-                linv[i * k + c] = s / l[i * k + i];
-            }
-        });
+        double[] linv = lowerInverse(l, k);
         // Hinv = Linvᵀ Linv.
         double[] hinv = new double[k * k];
         java.util.stream.IntStream.range(0, k).parallel().forEach(i -> {

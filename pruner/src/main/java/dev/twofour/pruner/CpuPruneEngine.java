@@ -6,6 +6,8 @@ import java.util.stream.IntStream;
 public final class CpuPruneEngine implements PruneEngine {
     /** Groups per parallel task of the batched prox. */
     private static final int PROX_CHUNK = 4096;
+    /** The prox's convergence tolerance (GroupProx); the GPU engine uses the same, so their results can be compared. */
+    static final double PROX_TOLERANCE = 1e-9;
 
     @Override public String name() { return "cpu"; }
 
@@ -24,7 +26,7 @@ public final class CpuPruneEngine implements PruneEngine {
 
         int groups = w.length / 4;
         int chunks = (groups + PROX_CHUNK - 1) / PROX_CHUNK;
-        ThreadLocal<GroupProx> proxes = ThreadLocal.withInitial(() -> new GroupProx(1e-9));
+        ThreadLocal<GroupProx> proxes = ThreadLocal.withInitial(() -> new GroupProx(PROX_TOLERANCE));
         double tau = schedule.tau0();
         int it = 0;
         boolean converged = false;

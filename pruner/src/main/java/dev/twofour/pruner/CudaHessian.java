@@ -80,14 +80,9 @@ final class CudaHessian extends Hessian {
         if (cachedMatrix == null) {
             float[] f = floatMatrix();
             double[] m = new double[f.length];
-            int k = size();
+            for (int i = 0; i < f.length; i++) m[i] = f[i];
             // cuBLAS computes H_ij and H_ji separately; use the upper triangle for both, like the CPU Hessian.
-            for (int i = 0; i < k; i++) {
-                for (int j = i; j < k; j++) {
-                    m[i * k + j] = f[i * k + j];
-                    m[j * k + i] = f[i * k + j];
-                }
-            }
+            Dense.symmetrize(m, size());
             cachedMatrix = m;
         }
         return cachedMatrix;

@@ -32,7 +32,6 @@ import java.lang.foreign.MemorySegment;
  */
 public final class CudaPruneEngine implements PruneEngine, AutoCloseable {
     /** GroupProx tolerance of the dense candidate's descent, as {@link CpuPruneEngine} uses. */
-    private static final double PROX_TOLERANCE = 1e-9;
     private static final int POWER_ITERATIONS = 500;
     private static final double POWER_TOLERANCE = 1e-6;
 
@@ -175,7 +174,7 @@ public final class CudaPruneEngine implements PruneEngine, AutoCloseable {
                 }
                 // Prox of (λ/L)·R on every group.
                 counter.fill32(0);
-                PruneKernels.prox(kernels, stream, w, groups, tau / rms, PROX_TOLERANCE, counter);
+                PruneKernels.prox(kernels, stream, w, groups, tau / rms, CpuPruneEngine.PROX_TOLERANCE, counter);
                 counter.copyTo(MemorySegment.ofArray(dense));
                 if (dense[0] == 0) { converged = true; break; }
                 tau *= schedule.growth();

@@ -67,15 +67,18 @@ final class GpuCholesky {
         long base = a.address();
         for (int j0 = 0; j0 < k; j0 += NB) {
             int jb = Math.min(NB, k - j0), j1 = j0 + jb, m = k - j1;
-            // The block rows, to factor the (already updated) diagonal block on the CPU in fp64.
-            DeviceBuffer rows = a.slice(4L * j0 * k, 4L * jb * k);
-            float[] host = new float[jb * k];
-            rows.copyTo(MemorySegment.ofArray(host));
+            // The (already updated) diagonal block, factored on the CPU in fp64. Only its lower triangle is read; nothing
+            // reads a's diagonal blocks or upper part afterwards (the panel GEMM reads rows >= j1, lowerInverse columns
+            // left of each diagonal block and takes L_JJ⁻¹ from the returned list), so L_JJ is not written back.
+            PruneKernels.copy2d(kernels, stream, base + 4L * ((long) j0 * k + j0), k, small.address(), jb, jb, jb);
+            stream.synchronize();
+            float[] host = new float[jb * jb];
+            small.slice(0, 4L * jb * jb).copyTo(MemorySegment.ofArray(host));
             double[] block = new double[jb * jb];
             for (int r = 0; r < jb; r++) {
                 for (int c = 0; c <= r; c++) {
-                    block[r * jb + c] = host[r * k + j0 + c];
-                    block[c * jb + r] = host[r * k + j0 + c];
+                    block[r * jb + c] = host[r * jb + c];
+                    block[c * jb + r] = host[r * jb + c];
                 }
             }
             double[] l11;
@@ -84,13 +87,8 @@ final class GpuCholesky {
             } catch (ArithmeticException e) {
                 throw new ArithmeticException("GPU Cholesky (fp32) of the dampened H: block at column " + j0 + ": " + e.getMessage());
             }
-            double[] l11inv = lowerInverse(l11, jb);
+            double[] l11inv = Cholesky.lowerInverse(l11, jb);
             inverses.add(l11inv);
-            for (int r = 0; r < jb; r++) {
-                for (int c = 0; c < jb; c++) host[r * k + j0 + c] = c <= r ? (float) l11[r * jb + c] : 0f;
-                for (int c = j1; c < k; c++) host[r * k + c] = 0f; // upper part of L
-            }
-            rows.copyFrom(MemorySegment.ofArray(host));
             if (m == 0) break;
             // Panel L₂₁ = A₂₁ · L₁₁⁻ᵀ: P[m][jb] = A[j1:, j0:j1] (ld k) · T[jb][jb], T = L₁₁⁻ᵀ row-major.
             float[] t = new float[jb * jb];
@@ -128,18 +126,5 @@ final class GpuCholesky {
             }
             PruneKernels.copy2d(kernels, stream, small.address(), ib, xb + 4L * ((long) i0 * k + i0), k, ib, ib);
         }
-    }
-
-    /** L⁻¹ of a lower-triangular n×n matrix (fp64, row-major), by forward substitution per column. */
-    static double[] lowerInverse(double[] l, int n) {
-        double[] inv = new double[n * n];
-        for (int c = 0; c < n; c++) {
-            for (int i = c; i < n; i++) {
-                double s = i == c ? 1 : 0;
-                for (int m = c; m < i; m++) s -= l[i * n + m] * inv[m * n + c];
-                inv[i * n + c] = s / l[i * n + i];
-            }
-        }
-        return inv;
     }
 }

@@ -121,7 +121,8 @@ public final class PrunedCheckpoint {
         }
     }
 
-    private static void deleteQuietly(Path p) {
+    /** Deletes p and everything below it, ignoring failures (temporary folders on the way out). */
+    static void deleteQuietly(Path p) {
         try { deleteRecursively(p); } catch (IOException | RuntimeException ignored) { /* best effort on the way out */ }
     }
 }

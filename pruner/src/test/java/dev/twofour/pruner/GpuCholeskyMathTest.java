@@ -31,7 +31,7 @@ class GpuCholeskyMathTest {
             double[] h = spd(k, k);
             double[] expected = Cholesky.upperFactorOfInverse(h, k);
             double[] l = Cholesky.lower(reverse(h, k), k);
-            double[] u = reverse(GpuCholesky.lowerInverse(l, k), k);
+            double[] u = reverse(Cholesky.lowerInverse(l, k), k);
             double scale = 0;
             for (double v : expected) scale = Math.max(scale, Math.abs(v));
             for (int i = 0; i < u.length; i++) assertEquals(expected[i], u[i], 1e-9 * scale, "k=" + k + " element " + i);
@@ -42,7 +42,7 @@ class GpuCholeskyMathTest {
     void lowerInverseInverts() {
         int n = 37;
         double[] l = Cholesky.lower(spd(n, 5), n);
-        double[] inv = GpuCholesky.lowerInverse(l, n);
+        double[] inv = Cholesky.lowerInverse(l, n);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
                 double s = 0;

@@ -65,10 +65,10 @@ class PruneKernelsGpuTest {
         try (DeviceBuffer w = DeviceBuffer.allocate(16L * groups); DeviceBuffer counter = DeviceBuffer.allocate(4)) {
             for (double t : ts) {
                 float[] ref = y.clone();
-                int refDense = new GroupProx(1e-9).proxAll(ref, 0, groups, t);
+                int refDense = new GroupProx(CpuPruneEngine.PROX_TOLERANCE).proxAll(ref, 0, groups, t);
                 w.copyFrom(MemorySegment.ofArray(y));
                 counter.fill32(0);
-                PruneKernels.prox(kernels, STREAM, w, groups, t, 1e-9, counter);
+                PruneKernels.prox(kernels, STREAM, w, groups, t, CpuPruneEngine.PROX_TOLERANCE, counter);
                 float[] got = new float[4 * groups];
                 w.copyTo(MemorySegment.ofArray(got));
                 int[] dense = new int[1];

@@ -91,7 +91,7 @@ class PruneKernelsHostTest {
         int groups = y.length / 4;
         for (int ti = 0; ti < ts.length; ti++) {
             float[] ref = y.clone();
-            new GroupProx(1e-9).proxAll(ref, 0, groups, ts[ti]);
+            new GroupProx(CpuPruneEngine.PROX_TOLERANCE).proxAll(ref, 0, groups, ts[ti]);
             float[] got = read(dir.resolve("prox-out" + ti + ".bin"));
             assertEquals(y.length, got.length);
             int differ = 0;
