@@ -95,7 +95,6 @@ public final class Cuda {
         return Driver.driverVersion();
     }
 
-    /** 13000 -> "13.0", 12080 -> "12.8". */
     /**
      * True when the driver has cuLaunchKernelEx, which {@link CudaFunction#launchProgrammatic} needs (CUDA 11.8+
      * drivers). Programmatic dependent launch itself also needs a GPU of compute capability 9.0 or newer.
@@ -105,6 +104,7 @@ public final class Cuda {
         return Driver.hasLaunchKernelEx();
     }
 
+    /** 13000 -> "13.0", 12080 -> "12.8". */
     public static String formatVersion(int cudaVersion) {
         return (cudaVersion / 1000) + "." + (cudaVersion % 1000) / 10;
     }

@@ -40,8 +40,6 @@ public final class CusparseLtGemm extends NativeOwner {
     private CusparseLt.Plan plan;
     private DeviceBuffer workspace;
     private DeviceBuffer compressed;
-    /** Set by {@link #shareCompressed}: the object whose compressed weight this one runs (not owned). */
-    private CusparseLtGemm compressedOwner;
     /** Bytes of a compressed weight of this shape; -1 until asked. */
     private long compressedSize = -1;
 
@@ -134,7 +132,6 @@ public final class CusparseLtGemm extends NativeOwner {
         DeviceBuffer out = compressedCopy(denseW, stream);
         if (compressed != null) compressed.close();
         compressed = out;
-        compressedOwner = null;
     }
 
     /**
@@ -169,35 +166,13 @@ public final class CusparseLtGemm extends NativeOwner {
     }
 
     public boolean isCompressed() {
-        if (compressedOwner != null) return !compressedOwner.isClosed() && compressedOwner.isCompressed();
         return compressed != null && !compressed.isClosed();
     }
 
-    /**
-     * Runs the compressed weight of {@code owner} (same N, K and dtype, already compressed) instead of a copy
-     * of its own: the plan-free compression does not depend on M or the configuration, so plans for several
-     * M can share one compressed weight. {@code owner} must stay open while this object is used.
-     */
-    public void shareCompressed(CusparseLtGemm owner) {
-        ensureOpen();
-        if (owner.n != n || owner.k != k || owner.dtype != dtype) {
-            throw new IllegalArgumentException(describe() + " cannot share the compressed weight of " + owner.describe()
-                    + ": N, K and dtype must match");
-        }
-        if (!owner.isCompressed()) throw new IllegalStateException(owner.describe() + " is not compressed: compress it first");
-        if (compressed != null) {
-            compressed.close();
-            compressed = null;
-        }
-        compressedOwner = owner;
-    }
-
-    private long compressedAddress() {
-        return compressedOwner != null ? compressedOwner.compressedAddress() : compressed.address();
-    }
+    private long compressedAddress() { return compressed.address(); }
 
     /** Bytes of the compressed weight (0 before {@link #compress}). */
-    public long compressedBytes() { return compressedOwner == null && isCompressed() ? compressed.bytes() : 0; }
+    public long compressedBytes() { return isCompressed() ? compressed.bytes() : 0; }
 
     /** Workspace bytes of the current plan. */
     public long workspaceBytes() { return workspace == null ? 0 : workspace.bytes(); }

@@ -165,11 +165,6 @@ public final class CheckpointSparsity {
         return null;
     }
 
-    public SparseMode mode() { return mode; }
-
-    /** One decision per fused layer, block by block in {@link Fused} order. */
-    public List<Decision> decisions() { return decisions; }
-
     public Decision decision(int layer, Fused f) { return decisions.get(layer * Fused.values().length + f.ordinal()); }
 
     public boolean packed(int layer, Fused f) { return decision(layer, f).packed(); }

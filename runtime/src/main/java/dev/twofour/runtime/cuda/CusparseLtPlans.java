@@ -155,19 +155,6 @@ final class CusparseLtPlans implements AutoCloseable {
     /** Plans built so far (each key at most once). */
     int builds() { return builds; }
 
-    /** Plans in use (built and not dropped). */
-    int size() { return plans.size(); }
-
-    /** Why each dropped key was dropped. */
-    Map<Key, String> dropped() { return Map.copyOf(dropped); }
-
-    /** Bytes of the plans' workspaces. */
-    long workspaceBytes() {
-        long b = 0;
-        for (CusparseLtGemm g : plans.values()) b += g.workspaceBytes();
-        return b;
-    }
-
     private void checkOpen() {
         if (closed) throw new IllegalStateException("the cuSPARSELt plans of this model are closed");
     }

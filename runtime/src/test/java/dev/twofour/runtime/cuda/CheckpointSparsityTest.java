@@ -76,9 +76,11 @@ class CheckpointSparsityTest {
             assertTrue(s.summary().startsWith("2:4: 32 of 32 linear layers (packed on load)"), s.summary());
             assertNull(s.denseNote(5));
             for (WeightNames.Linear w : List.of(WeightNames.Linear.K, WeightNames.Linear.DOWN)) {
-                Packed24 got = s.packedPart(3, w), want = Sparse24.pack(ck.tensor(w.weight(3)));
-                assertArrayEquals(want.values().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), got.values().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-                assertArrayEquals(want.metadata().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), got.metadata().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                // the packed part is that weight of that block, exactly: it unpacks to the checkpoint's tensor
+                Packed24 got = s.packedPart(3, w);
+                float[] want = ck.tensor(w.weight(3)).toFloatArray();
+                assertEquals(want.length, (long) got.n() * got.k(), w.weight(3) + " shape");
+                assertArrayEquals(want, Sparse24.unpack(got), 0f, w.weight(3));
             }
             // on loads the same
             assertEquals(32, CheckpointSparsity.decide(ModelConfig.load(pruned), ck, null, SparseMode.ON).packedCount());

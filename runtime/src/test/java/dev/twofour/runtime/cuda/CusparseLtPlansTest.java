@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The probe's verdict on a cuSPARSELt plan's output vs cuBLAS (CPU only; the GPU side is in CudaModelGpuTest). */
+/** The probe's verdict on a cuSPARSELt plan's output vs cuBLAS (CPU only; the GPU side is in CusparseLtPlansGpuTest). */
 class CusparseLtPlansTest {
     private static float[] random(long seed, int n) {
         Random r = new Random(seed);
