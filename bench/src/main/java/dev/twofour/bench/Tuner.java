@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.kernels.Sparse24Selection;
 import dev.twofour.model.ModelConfig;
+import dev.twofour.runtime.cuda.CheckpointSparsity;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -98,12 +99,14 @@ public final class Tuner {
 
     private Tuner() {}
 
-    /** The distinct linear shapes CudaModel runs: qkv (fused q|k|v), o, gate_up (fused gate|up), down. */
+    /**
+     * The distinct linear shapes CudaModel runs, from the fused layers it builds ({@link CheckpointSparsity.Fused}: qkv,
+     * o, gate_up, down), so that tuning keys are the shapes the runtime looks up.
+     */
     public static List<GemmShapes.Shape> modelShapes(ModelConfig c) {
-        int h = c.hiddenSize(), im = c.intermediateSize();
         Map<String, GemmShapes.Shape> byNk = new LinkedHashMap<>();
-        for (GemmShapes.Shape s : List.of(new GemmShapes.Shape("qkv", c.qDim() + 2 * c.kvDim(), h), new GemmShapes.Shape("o", h, c.qDim()),
-                new GemmShapes.Shape("gate_up", 2 * im, h), new GemmShapes.Shape("down", h, im))) {
+        for (CheckpointSparsity.Fused f : CheckpointSparsity.Fused.values()) {
+            GemmShapes.Shape s = new GemmShapes.Shape(f.label(), f.outFeatures(c), f.inFeatures(c));
             byNk.merge(s.n() + "x" + s.k(), s, (a, b) -> new GemmShapes.Shape(a.name() + "+" + b.name(), a.n(), a.k()));
         }
         return List.copyOf(byNk.values());

@@ -38,11 +38,15 @@ public final class CudaFunction {
      * opted in first (cuFuncSetAttribute MAX_DYNAMIC_SHARED_SIZE_BYTES), once per size increase.
      */
     public void launch(Dim3 grid, Dim3 block, int sharedBytes, CudaStream stream, KernelArgs args) {
+        prepareLaunch(sharedBytes);
+        Driver.launchKernel(handle, grid, block, sharedBytes, stream.handle(), args.pointerArray(), name);
+    }
+
+    /** Checks a launch's dynamic shared memory and opts the kernel in to it above the current limit. */
+    private void prepareLaunch(int sharedBytes) {
         module.checkOpen();
         if (sharedBytes < 0) throw new IllegalArgumentException("negative dynamic shared memory: " + sharedBytes);
         if (sharedBytes > dynamicSharedLimit) setMaxDynamicSharedMemory(sharedBytes);
-        MemorySegment params = args.pointerArray();
-        Driver.launchKernel(handle, grid, block, sharedBytes, stream.handle(), params, name);
     }
 
     /**
@@ -55,9 +59,7 @@ public final class CudaFunction {
      * ({@link Cuda#supportsProgrammaticLaunch()}); the caller checks.
      */
     public void launchProgrammatic(Dim3 grid, Dim3 block, int sharedBytes, CudaStream stream, KernelArgs args) {
-        module.checkOpen();
-        if (sharedBytes < 0) throw new IllegalArgumentException("negative dynamic shared memory: " + sharedBytes);
-        if (sharedBytes > dynamicSharedLimit) setMaxDynamicSharedMemory(sharedBytes);
+        prepareLaunch(sharedBytes);
         Driver.launchKernelProgrammatic(handle, grid, block, sharedBytes, stream.handle(), args.pointerArray(), name);
     }
 

@@ -71,16 +71,7 @@ public final class CusparseLtGemm extends NativeOwner {
         try {
             if (config != null) {
                 // Configured before the first plan: one plan build (create + setConfig builds two).
-                int count = sel.configMaxId();
-                if (config.configId() < 0 || config.configId() >= count) {
-                    throw new IllegalArgumentException(describe() + ": config " + config.configId() + " is outside [0, " + count + ")");
-                }
-                if (config.splitK() < 1 || config.splitK() > k) {
-                    throw new IllegalArgumentException(describe() + ": split-K " + config.splitK() + " is outside [1, K=" + k + "]");
-                }
-                sel.setConfigId(config.configId());
-                sel.setSplitK(config.splitK());
-                if (config.splitKMode() != null) sel.setSplitKMode(config.splitKMode());
+                applyConfig(sel, sel.configMaxId(), config.configId(), config.splitK(), config.splitKMode());
             }
             planWithSelection();
         } catch (RuntimeException e) {
@@ -221,21 +212,31 @@ public final class CusparseLtGemm extends NativeOwner {
      * plan; only when the library accepts it does it replace the current one, so a refused
      * configuration (CudaException) leaves this object exactly as it was.
      */
-    public void setConfig(int configId, int splitK, CusparseLt.SplitKMode splitKMode) {
-        ensureOpen();
-        int count = configCount();
+    private void checkConfig(int count, int configId, int splitK) {
         if (configId < 0 || configId >= count) {
             throw new IllegalArgumentException(describe() + ": config " + configId + " is outside [0, " + count + ")");
         }
         if (splitK < 1 || splitK > k) {
             throw new IllegalArgumentException(describe() + ": split-K " + splitK + " is outside [1, K=" + k + "]");
         }
+    }
+
+    /** Checks a configuration against {@code count} configurations and K, and sets it on {@code sel}. */
+    private void applyConfig(CusparseLt.AlgSelection sel, int count, int configId, int splitK, CusparseLt.SplitKMode splitKMode) {
+        checkConfig(count, configId, splitK);
+        sel.setConfigId(configId);
+        sel.setSplitK(splitK);
+        if (splitKMode != null) sel.setSplitKMode(splitKMode);
+    }
+
+    public void setConfig(int configId, int splitK, CusparseLt.SplitKMode splitKMode) {
+        ensureOpen();
+        int count = configCount();
+        checkConfig(count, configId, splitK);
         CusparseLt.AlgSelection fresh = lt.algSelection(matmul);
         CusparseLt.Plan freshPlan = null;
         try {
-            fresh.setConfigId(configId);
-            fresh.setSplitK(splitK);
-            if (splitKMode != null) fresh.setSplitKMode(splitKMode);
+            applyConfig(fresh, count, configId, splitK, splitKMode);
             freshPlan = lt.plan(matmul, fresh);
             ensureWorkspace(lt.workspaceSize(freshPlan));
         } catch (RuntimeException e) {
