@@ -14,19 +14,22 @@
 //    every CTA holds whole rows of X, the op that makes X can be done on the way (TwofourStreamInput.op):
 //    SwiGLU of a gate|up row (the down projection, as in the classic kernel), or the residual add + RMSNorm that
 //    precedes qkv and gate|up (x += delta written by CTA 0 to a second residual buffer, X = w * rmsnorm(x)).
-// One stage of one warp = 16 chunks of its K range for its 16 rows: per lane 8 x 16 bytes of values (chunks
-// 4c + t of rows g and g + 8, c = 0..3: exactly the bytes this lane multiplies, so no barrier is needed for them)
-// plus 32 bytes of metadata per row copied by the row's 4 lanes (two pieces each for row g and g + 8; read by the
-// other lanes of the quad after a __syncwarp). Out-of-range rows and chunks are zero-filled by cp.async (src-size 0)
-// and their X is taken as zero, so uninitialised shared memory never meets a multiply.
+// One stage of one warp = CH (16 or 8) chunks of its K range for its 16 rows: per lane CH/2 x 16 bytes of values
+// (chunks 4c + t of rows g and g + 8, c < CH/4: exactly the bytes this lane multiplies, so no barrier is needed for
+// them) plus 2 CH bytes of metadata per row, copied in 16-byte pieces by lanes of the row's quad (read by the other
+// lanes of the quad after a __syncwarp). Out-of-range rows and chunks are zero-filled by cp.async (src-size 0) and
+// their X is taken as zero, so uninitialised shared memory never meets a multiply. CH = 8 halves a stage: the same
+// ring bytes in twice the stages, so more of them stay in flight while one is consumed (16 tokens, whose X leaves
+// room for 74 KB of ring only).
 #pragma once
 #include "common.cuh"
 #include "sparse24_gemm.cuh"
 #include "sparse24_mmasp.cuh"
 
 #define TWOFOUR_STREAM_WARPS 8
-#define TWOFOUR_STREAM_WARP_STAGE_BYTES (8 * 32 * 16 + 16 * 32)  // values (8 slots x 32 lanes x 16 B) + metadata (16 rows x 32 B)
-#define TWOFOUR_STREAM_STAGE_BYTES (TWOFOUR_STREAM_WARPS * TWOFOUR_STREAM_WARP_STAGE_BYTES)
+// values (CH/2 slots x 32 lanes x 16 B) + metadata (16 rows x 2 CH B)
+#define TWOFOUR_STREAM_WARP_STAGE_BYTES(CH) ((CH) / 2 * 32 * 16 + 16 * (CH) * 2)
+#define TWOFOUR_STREAM_STAGE_BYTES(CH) (TWOFOUR_STREAM_WARPS * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH))
 
 // 16 bytes global -> shared, bypassing L1; src_bytes = 0 writes 16 zero bytes and reads nothing.
 __device__ __forceinline__ void twofour_cp_async16(void* dst, const void* src, unsigned src_bytes) {
@@ -74,12 +77,13 @@ __device__ __forceinline__ uint4 twofour_pack8(const uint16_t (&h)[8]) {
 }
 
 // Stages X for M tokens x K inputs into xs ([M][xStride] halves) as `in` says, with the whole block. X is read from L2
-// right after the PDL wait, on the critical path: each thread keeps XB 16-byte loads in flight at once.
-template <typename Conv>
+// right after the PDL wait, on the critical path, where L2 is busy with the weight stream (a round trip measured
+// ~1.3 us): each thread keeps XB 16-byte loads in flight at once (XB = 16: 64 KB per block per round trip, all of
+// 8 tokens x 4096; the first version's 4 made 16 tokens four times slower than one).
+template <typename Conv, int XB>
 __device__ __forceinline__ void twofour_stream_stage_x(const uint16_t* __restrict__ X, long long ldx, int M, int K,
                                                        const TwofourStreamInput& in, uint16_t* xs, int xStride,
                                                        float* scratch) {
-  constexpr int XB = 4;
   const int vecPerRow = K >> 3, nvec = M * vecPerRow;
   const bool vecX = ((reinterpret_cast<uintptr_t>(X) & 15) == 0) && (ldx % 8 == 0);
   const bool vecD = ((reinterpret_cast<uintptr_t>(in.delta) & 15) == 0) && (in.ldd % 8 == 0);
@@ -179,14 +183,17 @@ __device__ __forceinline__ void twofour_stream_stage_x(const uint16_t* __restric
   }
 }
 
-template <typename Conv, int MO, int STAGES, bool SP>
+template <typename Conv, int MO, int STAGES, bool SP, int CH>
 __device__ __forceinline__ void twofour_sparse24_stream(
     const uint16_t* __restrict__ X, long long ldx, const uint8_t* __restrict__ values,
     const uint8_t* __restrict__ meta, uint16_t* __restrict__ Y, long long ldy,
     int M, int N, int K, int chunksPerWarp, int prologue, const TwofourStreamInput& in) {
   extern __shared__ __align__(16) uint8_t smem[];
   uint8_t* ring = smem;                                                         // [STAGES][warp][values | metadata]
-  float* red = reinterpret_cast<float*>(smem + STAGES * TWOFOUR_STREAM_STAGE_BYTES);  // [2][warp][MO][4][32]
+  static_assert(CH == 16 || CH == 8, "a stage is 16 or 8 chunks per warp");
+  constexpr int WINDOWS = CH / 4;             // 64-input windows per lane per stage (quad lane t takes chunk 4c + t)
+  constexpr int META = CH / 2 * 32 * 16;      // offset of the metadata in a warp's stage
+  float* red = reinterpret_cast<float*>(smem + STAGES * TWOFOUR_STREAM_STAGE_BYTES(CH));  // [2][warp][MO][4][32]
   uint2* sel = reinterpret_cast<uint2*>(red + 2 * TWOFOUR_STREAM_WARPS * MO * 128);   // 16 entries
   uint16_t* xs = reinterpret_cast<uint16_t*>(sel + 16);                                // [M][K + 8]
   const int xStride = K + 8;  // +16 bytes: the lanes of a 16-byte shared load hit distinct banks
@@ -199,32 +206,36 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   const int metaRowBytes = K >> 3;
   const int rowTiles = (N + 15) >> 4;
   const int myTiles = blockIdx.x < rowTiles ? (rowTiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
-  const int stagesPerTile = (chunksPerWarp + 15) >> 4;
+  const int stagesPerTile = (chunksPerWarp + CH - 1) / CH;
   const int total = myTiles * stagesPerTile;
   const int warpChunk0 = warp * chunksPerWarp;
   const int warpChunkEnd = min(chunksPerRow, warpChunk0 + chunksPerWarp);
 
-  // Stage s of this warp: tile blockIdx.x + (s / stagesPerTile) * G, chunks warpChunk0 + 16 (s % stagesPerTile) + 0..15.
+  // Stage s of this warp: tile blockIdx.x + (s / stagesPerTile) * G, chunks warpChunk0 + CH (s % stagesPerTile) + 0..CH-1.
   auto issue = [&](int s) {
-    uint8_t* st = ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES;
+    uint8_t* st = ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES(CH) + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH);
     const int tile = blockIdx.x + (s / stagesPerTile) * gridDim.x;
-    const int chunk0 = warpChunk0 + 16 * (s % stagesPerTile);
+    const int chunk0 = warpChunk0 + CH * (s % stagesPerTile);
     const int rowA = tile * 16 + g, rowB = rowA + 8;
     const bool okA = rowA < N, okB = rowB < N;
 #pragma unroll
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < WINDOWS; c++) {
       const int chunk = chunk0 + 4 * c + t;
       const bool inK = chunk < warpChunkEnd;
       const uint8_t* srcA = values + (okA && inK ? (size_t)rowA * rowBytes + (size_t)chunk * 16 : 0);
       const uint8_t* srcB = values + (okB && inK ? (size_t)rowB * rowBytes + (size_t)chunk * 16 : 0);
       twofour_cp_async16(st + (c * 32 + lane) * 16, srcA, okA && inK ? 16u : 0u);
-      twofour_cp_async16(st + ((4 + c) * 32 + lane) * 16, srcB, okB && inK ? 16u : 0u);
+      twofour_cp_async16(st + ((WINDOWS + c) * 32 + lane) * 16, srcB, okB && inK ? 16u : 0u);
     }
-    // Metadata: lane t copies piece (t & 1) (chunks chunk0 + 8 (t & 1) .. + 7) of row g (t < 2) or g + 8 (t >= 2).
-    const int piece = t & 1, r = (t < 2) ? g : g + 8, row = tile * 16 + r;
-    const bool ok = row < N && chunk0 + 8 * piece < warpChunkEnd;  // ranges end on 8-chunk boundaries
-    const uint8_t* src = meta + (ok ? (size_t)row * metaRowBytes + (size_t)(chunk0 + 8 * piece) * 2 : 0);
-    twofour_cp_async16(st + 8 * 32 * 16 + r * 32 + piece * 16, src, ok ? 16u : 0u);
+    // Metadata, CH/8 pieces of 16 bytes (8 chunks) per row: lane t < 2 CH/8 copies piece t % (CH/8) of row g
+    // (t / (CH/8) == 0) or g + 8.
+    constexpr int PIECES = CH / 8;
+    if (t < 2 * PIECES) {
+      const int piece = t % PIECES, r = (t / PIECES == 0) ? g : g + 8, row = tile * 16 + r;
+      const bool ok = row < N && chunk0 + 8 * piece < warpChunkEnd;  // ranges end on 8-chunk boundaries
+      const uint8_t* src = meta + (ok ? (size_t)row * metaRowBytes + (size_t)(chunk0 + 8 * piece) * 2 : 0);
+      twofour_cp_async16(st + META + r * (2 * CH) + piece * 16, src, ok ? 16u : 0u);
+    }
   };
 
   // Launched with Kernels.launchDependent: release the next kernel, put the first STAGES stages in flight, then wait
@@ -241,7 +252,8 @@ __device__ __forceinline__ void twofour_sparse24_stream(
 
   twofour_fill_selectors(sel);
   if (threadIdx.x < 32) reinterpret_cast<uint32_t*>(zeroRow)[threadIdx.x] = 0u;
-  twofour_stream_stage_x<Conv>(X, ldx, M, K, in, xs, xStride, red);
+  if (in.op == 0) twofour_stream_stage_x<Conv, 16>(X, ldx, M, K, in, xs, xStride, red);
+  else twofour_stream_stage_x<Conv, 8>(X, ldx, M, K, in, xs, xStride, red);
   __syncthreads();
 
   float acc[MO][2][4];
@@ -250,17 +262,17 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   for (int s = 0; s < total; s++) {
     twofour_cp_async_wait<STAGES - 1>();  // this lane's copies of stage s have landed
     __syncwarp();                         // ... and the quad's metadata pieces are visible to every lane
-    const uint8_t* st = ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES;
+    const uint8_t* st = ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES(CH) + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH);
     const uint4* vs = reinterpret_cast<const uint4*>(st);
-    const uint8_t* ms = st + 8 * 32 * 16;
-    const int chunk0 = warpChunk0 + 16 * (s % stagesPerTile);
+    const uint8_t* ms = st + META;
+    const int chunk0 = warpChunk0 + CH * (s % stagesPerTile);
 #pragma unroll
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < WINDOWS; c++) {
       const int chunk = chunk0 + 4 * c + t;
       const bool inK = chunk < warpChunkEnd;
-      const uint4 vA = vs[c * 32 + lane], vB = vs[(4 + c) * 32 + lane];
-      const uint32_t mA = *reinterpret_cast<const uint16_t*>(ms + g * 32 + (4 * c + t) * 2);
-      const uint32_t mB = *reinterpret_cast<const uint16_t*>(ms + (g + 8) * 32 + (4 * c + t) * 2);
+      const uint4 vA = vs[c * 32 + lane], vB = vs[(WINDOWS + c) * 32 + lane];
+      const uint32_t mA = *reinterpret_cast<const uint16_t*>(ms + g * (2 * CH) + (4 * c + t) * 2);
+      const uint32_t mB = *reinterpret_cast<const uint16_t*>(ms + (g + 8) * (2 * CH) + (4 * c + t) * 2);
       if constexpr (SP) {
         // mma.sp takes the quad's 4 chunks (64 contiguous inputs) at once. Warp ranges end on 8-chunk boundaries, so a
         // window is wholly inside or outside the range. Zero-filled metadata (a row >= N or a chunk past the range) is
@@ -327,25 +339,33 @@ __device__ __forceinline__ void twofour_sparse24_stream(
 
 // One CTA per SM at most (it takes most of the SM's shared memory); 8 tokens with 4 stages, 16 tokens with 2 (their X
 // takes the room of the other two). _sp: the tensor-core step is mma.sp (sparse24_mmasp.cuh) instead of permutes + mma.
-#define TWOFOUR_SPARSE24_STREAM(NAME, CONV, MO, STAGES, SP)                                                      \
+#define TWOFOUR_SPARSE24_STREAM(NAME, CONV, MO, STAGES, SP, CH)                                                      \
   extern "C" __global__ void __launch_bounds__(32 * TWOFOUR_STREAM_WARPS, 1)                                     \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy, \
        int M, int N, int K, int chunksPerWarp, int prologue, int op, const uint16_t* delta, long long ldd,       \
        const uint16_t* normWeight, uint16_t* residualOut, long long ldr, float eps) {                            \
     const TwofourStreamInput in{op, delta, ldd, normWeight, residualOut, ldr, eps};                              \
-    twofour_sparse24_stream<CONV, MO, STAGES, SP>(X, ldx, values, meta, Y, ldy, M, N, K, chunksPerWarp, prologue, in); \
+    twofour_sparse24_stream<CONV, MO, STAGES, SP, CH>(X, ldx, values, meta, Y, ldy, M, N, K, chunksPerWarp, prologue, in); \
   }
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt8, F16, 1, 4, false)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt16, F16, 2, 2, false)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt8, BF16, 1, 4, false)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt16, BF16, 2, 2, false)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8, F16, 1, 4, true)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt16, F16, 2, 2, true)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8, BF16, 1, 4, true)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt16, BF16, 2, 2, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt8, F16, 1, 4, false, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_f16_mt16, F16, 2, 2, false, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt8, BF16, 1, 4, false, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_bf16_mt16, BF16, 2, 2, false, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8, F16, 1, 4, true, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt16, F16, 2, 2, true, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8, BF16, 1, 4, true, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt16, BF16, 2, 2, true, 16)
 // Shallower rings for 8 tokens (_s2, _s3): less shared memory per CTA, so the next kernel's CTAs (another GEMM's
 // included, at 2 stages) fit beside it and start streaming before it ends (-Dtwofour.gemm.streamStages).
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_s2, F16, 1, 2, true)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_s2, BF16, 1, 2, true)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_s3, F16, 1, 3, true)
-TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_s3, BF16, 1, 3, true)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_s2, F16, 1, 2, true, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_s2, BF16, 1, 2, true, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_s3, F16, 1, 3, true, 16)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_s3, BF16, 1, 3, true, 16)
+// Half-size stages (CH = 8, _c8_sS: S stages, mma.sp only): 16 tokens with 4 stages in the 74 KB that their X leaves
+// (against 2 full stages), 8 tokens with 8 stages, and 4 stages for 4-8 tokens of K = 11008.
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt16_c8_s4, F16, 2, 4, true, 8)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt16_c8_s4, BF16, 2, 4, true, 8)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_c8_s8, F16, 1, 8, true, 8)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_c8_s8, BF16, 1, 8, true, 8)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_f16_mt8_c8_s4, F16, 1, 4, true, 8)
+TWOFOUR_SPARSE24_STREAM(twofour_sparse24_stream_sp_bf16_mt8_c8_s4, BF16, 1, 4, true, 8)

@@ -240,8 +240,19 @@ public final class GemmBench {
         }
         Sparse24Gemm.StreamPlan sp = ours.streamPlan(m, n, k);
         if (sp != null) {
-            candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, sp.withSparseMma(false)));
-            candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, sp.withSparseMma(true)));
+            // The default ring with both tensor-core steps, then every other compiled ring that fits (mma.sp).
+            java.util.Set<Sparse24Gemm.StreamPlan> streams = new java.util.LinkedHashSet<>();
+            streams.add(sp);
+            Sparse24Gemm.StreamPlan other = sp.withSparseMma(!sp.sparseMma());
+            if (other != null) streams.add(other);
+            Sparse24Gemm.StreamPlan withSp = sp.sparseMma() ? sp : other;
+            if (withSp != null) {
+                for (int[] ring : new int[][] {{8, 4, 16}, {8, 8, 8}, {8, 4, 8}, {16, 4, 8}, {16, 2, 16}}) {
+                    Sparse24Gemm.StreamPlan r = withSp.withRing(ring[0], ring[1], ring[2], kernels.sharedPerBlockOptin());
+                    if (r != null) streams.add(r.oneCtaPerSm(kernels.sharedPerBlockOptin()));
+                }
+            }
+            for (Sparse24Gemm.StreamPlan p : streams) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
         }
         GemmResult best = null;
         for (GemmResult r : candidates) {
@@ -277,7 +288,8 @@ public final class GemmBench {
 
     private GemmResult timeOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,
                                 float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.StreamPlan p) {
-        String note = "stream" + (p.sparseMma() ? " mma.sp" : "") + ", tile " + p.tokensPerTile() + ", " + p.stages() + " stages, " + p.ctas() + " CTAs";
+        String note = "stream" + (p.sparseMma() ? " mma.sp" : "") + ", tile " + p.tokensPerTile() + ", " + p.stages() + " stages of "
+                + p.chunksPerStage() + " chunks, " + p.ctas() + " CTAs";
         return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,
                 c -> ours.run(stream, o.dtype(), x, s.k(), vals[c], meta[c], y, s.n(), p, false));
     }

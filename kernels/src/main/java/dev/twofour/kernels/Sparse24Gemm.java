@@ -26,7 +26,12 @@ public final class Sparse24Gemm implements AutoCloseable {
     static final int SHARED_LIMIT = 48 * 1024;
     static final int STREAM_WARPS = 8;
     /** Shared memory of one ring stage of the streaming kernel: 8 warps x (8 x 32 x 16 B of values + 16 x 32 B of metadata). */
-    static final int STREAM_STAGE_BYTES = STREAM_WARPS * (8 * 32 * 16 + 16 * 32);
+    static final int STREAM_STAGE_BYTES = streamStageBytes(16);
+
+    /** Shared memory of one ring stage of {@code chunks} (16 or 8) 16-input chunks per warp. */
+    static int streamStageBytes(int chunks) {
+        return STREAM_WARPS * (chunks / 2 * 32 * 16 + 16 * chunks * 2);
+    }
 
     /**
      * How one call is cut up: tokens per CTA (8, 16 or 32), CTAs along tokens, rows (128 each) and
@@ -53,29 +58,45 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /**
-     * How the streaming kernel (sparse24_stream.cuh) runs one call: tokens per tile (8 or 16) and ring stages
-     * (4 or 2: compiled pairs), persistent CTAs (at most one per SM, each taking 16-row tiles round-robin), the
-     * 16-input chunks of K each of the 8 warps of a CTA takes (a multiple of 8), the dynamic shared memory, and the
-     * tensor-core step: permutes + dense mma.sync, or {@code mma.sp} ({@code sparseMma}).
+     * How the streaming kernel (sparse24_stream.cuh) runs one call: tokens per tile (8 or 16), the ring's stages and
+     * the 16-input chunks per warp in one stage (16, or 8 for half-size stages; see {@link #streamRingCompiled} for the
+     * compiled variants), persistent CTAs (at most one per SM, each taking 16-row tiles round-robin), the 16-input
+     * chunks of K each of the 8 warps of a CTA takes (a multiple of 8), the dynamic shared memory, and the tensor-core
+     * step: permutes + dense mma.sync, or {@code mma.sp} ({@code sparseMma}).
      */
-    public record StreamPlan(int m, int n, int k, int tokensPerTile, int stages, int ctas, int chunksPerWarp, int sharedBytes,
-                             boolean sparseMma) {
+    public record StreamPlan(int m, int n, int k, int tokensPerTile, int stages, int chunksPerStage, int ctas, int chunksPerWarp,
+                             int sharedBytes, boolean sparseMma) {
         /** Bytes the kernel must read at least: values, metadata and activations. */
         public long minBytesRead(CudaDtype dtype) {
             return (long) n * k / 2 * dtype.byteSize() + (long) n * k / 8 + (long) m * k * dtype.byteSize();
         }
 
+        /** This plan with the tensor-core step mma.sp ({@code sp}) or permutes + mma.sync; null where that ring is not compiled. */
         public StreamPlan withSparseMma(boolean sp) {
-            return new StreamPlan(m, n, k, tokensPerTile, stages, ctas, chunksPerWarp, sharedBytes, sp);
+            if (!streamRingCompiled(tokensPerTile, stages, chunksPerStage, sp)) return null;
+            return new StreamPlan(m, n, k, tokensPerTile, stages, chunksPerStage, ctas, chunksPerWarp, sharedBytes, sp);
         }
 
         /**
-         * This plan with a shallower ring of {@code s} stages (2 or 3; compiled for 8 tokens with mma.sp only), or this
-         * plan when {@code s} is its own depth or the variant does not exist.
+         * This plan with another ring ({@code tile} tokens per tile, {@code s} stages of {@code chunks} chunks per warp)
+         * and its shared memory, or null where that variant is not compiled (with this plan's tensor-core step), does
+         * not cover m, or needs more shared memory than {@code sharedOptin}.
+         */
+        public StreamPlan withRing(int tile, int s, int chunks, int sharedOptin) {
+            if (m > tile || !streamRingCompiled(tile, s, chunks, sparseMma)) return null;
+            int shared = streamSharedBytes(m, k, tile, s, chunks);
+            if (shared > sharedOptin) return null;
+            return new StreamPlan(m, n, k, tile, s, chunks, ctas, chunksPerWarp, shared, sparseMma);
+        }
+
+        /**
+         * This plan with a shallower ring of {@code s} full stages (2 or 3; compiled for 8 tokens with mma.sp only), or
+         * this plan when {@code s} is its own depth or the variant does not exist.
          */
         public StreamPlan withStages(int s) {
-            if (s == stages || tokensPerTile != 8 || !sparseMma || (s != 2 && s != 3)) return this;
-            return new StreamPlan(m, n, k, tokensPerTile, s, ctas, chunksPerWarp, sharedBytes - (stages - s) * STREAM_STAGE_BYTES, true);
+            if (s == stages || chunksPerStage != 16) return this;
+            StreamPlan p = withRing(tokensPerTile, s, 16, Integer.MAX_VALUE);
+            return p == null ? this : p;
         }
 
         /**
@@ -85,13 +106,14 @@ public final class Sparse24Gemm implements AutoCloseable {
          */
         public StreamPlan oneCtaPerSm(int sharedOptin) {
             int floor = sharedOptin / 2 + 1;
-            return sharedBytes >= floor ? this : new StreamPlan(m, n, k, tokensPerTile, stages, ctas, chunksPerWarp, floor, sparseMma);
+            return sharedBytes >= floor ? this
+                    : new StreamPlan(m, n, k, tokensPerTile, stages, chunksPerStage, ctas, chunksPerWarp, floor, sparseMma);
         }
 
         /** The kernel's name for this plan and element type suffix ("f16", "bf16"). */
         String kernelName(String dtypeSuffix) {
-            String depth = tokensPerTile == 8 && stages != 4 ? "_s" + stages : "";
-            return "twofour_sparse24_stream_" + (sparseMma ? "sp_" : "") + dtypeSuffix + "_mt" + tokensPerTile + depth;
+            String ring = chunksPerStage == 8 ? "_c8_s" + stages : tokensPerTile == 8 && stages != 4 ? "_s" + stages : "";
+            return "twofour_sparse24_stream_" + (sparseMma ? "sp_" : "") + dtypeSuffix + "_mt" + tokensPerTile + ring;
         }
 
         /** 16-row tiles per CTA, on average. */
@@ -99,32 +121,55 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /**
-     * The streaming kernel's plan for this shape (permutes + mma.sync), or null where it does not apply: it needs K a
-     * multiple of 128 (metadata rows on 16-byte boundaries for cp.async; every Llama shape), m <= 16, and X for all of
-     * K ({@code m x (k + 8)} halves, plus one zero row of 64) in one block's shared memory beside the ring
-     * ({@code sharedOptin} bytes).
+     * Whether the streaming kernel is compiled for this ring: full stages (16 chunks per warp) as 8 tokens x 4 stages
+     * and 16 x 2 with either tensor-core step, 8 x 2 and 8 x 3 with mma.sp; half-size stages (8 chunks, mma.sp only)
+     * as 16 tokens x 4 stages, 8 x 8 and 8 x 4.
+     */
+    static boolean streamRingCompiled(int tokensPerTile, int stages, int chunksPerStage, boolean sparseMma) {
+        if (chunksPerStage == 16) {
+            return tokensPerTile == 8 && (stages == 4 || (sparseMma && (stages == 2 || stages == 3)))
+                    || tokensPerTile == 16 && stages == 2;
+        }
+        return chunksPerStage == 8 && sparseMma
+                && (tokensPerTile == 16 && stages == 4 || tokensPerTile == 8 && (stages == 8 || stages == 4));
+    }
+
+    /** Shared memory of the streaming kernel: the ring, the reduction buffers, 16 selectors, X and a zero row. */
+    static int streamSharedBytes(int m, int k, int tokensPerTile, int stages, int chunksPerStage) {
+        return stages * streamStageBytes(chunksPerStage) + 2 * STREAM_WARPS * (tokensPerTile / 8) * 128 * 4 + 128
+                + m * (k + 8) * 2 + 128;
+    }
+
+    /**
+     * The streaming kernel's plan for this shape with permutes + mma.sync ({@link #streamPlan(int, int, int, int, int, boolean)}).
      */
     public static StreamPlan streamPlan(int m, int n, int k, int multiprocessors, int sharedOptin) {
+        return streamPlan(m, n, k, multiprocessors, sharedOptin, false);
+    }
+
+    /**
+     * The streaming kernel's plan for this shape with the tensor-core step {@code sparseMma}, or null where it does not
+     * apply: it needs K a multiple of 128 (metadata rows on 16-byte boundaries for cp.async; every Llama shape), m <= 16,
+     * and X for all of K ({@code m x (k + 8)} halves, plus one zero row of 64) in one block's shared memory beside the
+     * ring ({@code sharedOptin} bytes). Rings in order of preference (8 tokens x 4 full stages, then with mma.sp 8 x 4
+     * half stages, 16 x 4 half stages; 16 x 2 full stages last): the first that is compiled and fits.
+     */
+    public static StreamPlan streamPlan(int m, int n, int k, int multiprocessors, int sharedOptin, boolean sparseMma) {
         checkShape(m, n, k);
         if (k % 128 != 0 || m > 16) return null;
-        // Compiled pairs: 8 tokens with 4 stages, 16 tokens with 2 (also for <= 8 tokens whose X leaves room for only 2).
-        int tile = 0, stages = 0, shared = 0;
-        for (int[] ts : new int[][] {{8, 4}, {16, 2}}) {
-            int need = ts[1] * STREAM_STAGE_BYTES + 2 * STREAM_WARPS * (ts[0] / 8) * 128 * 4 + 128 + m * (k + 8) * 2 + 128;
-            if (m <= ts[0] && need <= sharedOptin) {
-                tile = ts[0];
-                stages = ts[1];
-                shared = need;
-                break;
-            }
-        }
-        if (tile == 0) return null;
         int rowTiles = (n + 15) / 16;
         int ctas = Math.min(Math.max(1, multiprocessors), rowTiles);
         int chunks = k / 16;
         int perWarp = ((chunks + STREAM_WARPS - 1) / STREAM_WARPS + 7) / 8 * 8;
-        return new StreamPlan(m, n, k, tile, stages, ctas, perWarp, shared, false);
+        for (int[] ring : STREAM_RINGS) {   // {tokens per tile, stages, chunks per stage}
+            if (m > ring[0] || !streamRingCompiled(ring[0], ring[1], ring[2], sparseMma)) continue;
+            int need = streamSharedBytes(m, k, ring[0], ring[1], ring[2]);
+            if (need <= sharedOptin) return new StreamPlan(m, n, k, ring[0], ring[1], ring[2], ctas, perWarp, need, sparseMma);
+        }
+        return null;
     }
+
+    private static final int[][] STREAM_RINGS = {{8, 4, 16}, {8, 4, 8}, {16, 4, 8}, {16, 2, 16}};
 
     /**
      * Whether a model should run the streaming kernel rather than the classic one for this plan, as measured on the H100
@@ -226,8 +271,8 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
     public StreamPlan streamPlan(int m, int n, int k) {
-        StreamPlan p = streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
-        return p == null ? null : p.withSparseMma(sparseMma).withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
+        StreamPlan p = streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), sparseMma);
+        return p == null ? null : p.withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
     }
 
     /**

@@ -23,6 +23,7 @@ class FatbinResourceTest {
             "twofour_sparse24_unpack", "twofour_sparse24_gemm_bf16_mt8", "twofour_sparse24_gemm_bf16_mt16", "twofour_sparse24_gemm_bf16_mt32",
             "twofour_sparse24_stream_f16_mt8", "twofour_sparse24_stream_bf16_mt16", "twofour_sparse24_stream_sp_f16_mt8",
             "twofour_sparse24_stream_sp_bf16_mt16", "twofour_sparse24_stream_sp_f16_mt8_s2", "twofour_sparse24_stream_sp_bf16_mt8_s3",
+            "twofour_sparse24_stream_sp_f16_mt16_c8_s4", "twofour_sparse24_stream_sp_bf16_mt8_c8_s8", "twofour_sparse24_stream_sp_f16_mt8_c8_s4",
             "twofour_mmasp_probe_f16", "twofour_mmasp_probe_nonnull_bf16");
 
     static boolean nvccPresent() {

@@ -250,12 +250,16 @@ class KernelsGpuTest {
                             for (int i = 0; i < x.length; i++) x[i] = round(dt, (float) rnd.nextGaussian());
                             float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                             try (DeviceBuffer xb = uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
-                                java.util.List<Sparse24Gemm.StreamPlan> variants = new java.util.ArrayList<>(java.util.List.of(
-                                        p.withSparseMma(false), p.withSparseMma(true)));
-                                if (p.tokensPerTile() == 8) {   // the shallower rings (mma.sp only)
-                                    variants.add(p.withSparseMma(true).withStages(2));
-                                    variants.add(p.withSparseMma(true).withStages(3));
+                                // Both tensor-core steps, then every compiled ring that fits (mma.sp only).
+                                java.util.Set<Sparse24Gemm.StreamPlan> variants = new java.util.LinkedHashSet<>();
+                                variants.add(p.withSparseMma(false));
+                                Sparse24Gemm.StreamPlan sp = p.withSparseMma(true);
+                                variants.add(sp);
+                                for (int[] ring : new int[][] {{8, 4, 16}, {8, 2, 16}, {8, 3, 16}, {8, 8, 8}, {8, 4, 8}, {16, 4, 8}, {16, 2, 16}}) {
+                                    Sparse24Gemm.StreamPlan r = sp.withRing(ring[0], ring[1], ring[2], kernels.sharedPerBlockOptin());
+                                    if (r != null) variants.add(r);
                                 }
+                                variants.remove(null);
                                 for (Sparse24Gemm.StreamPlan q : variants) {
                                     for (int rep = 0; rep < 2; rep++) {
                                         runs++;

@@ -57,6 +57,19 @@ class PlanTest {
                     String at = p.toString();
                     assertTrue(p.sharedBytes() <= h100, at);
                     assertTrue(m <= p.tokensPerTile() && (p.tokensPerTile() == 8) == (p.stages() == 4), at);
+                    assertEquals(16, p.chunksPerStage(), "half-size stages are compiled for mma.sp only: " + at);
+                    Sparse24Gemm.StreamPlan sp = Sparse24Gemm.streamPlan(m, n, k, 132, h100, true);
+                    assertNotNull(sp, "mma.sp applies wherever mma.sync does: " + at);
+                    assertTrue(sp.sparseMma() && sp.sharedBytes() <= h100 && m <= sp.tokensPerTile(), sp.toString());
+                    // With mma.sp, 16 tokens take 4 half-size stages in the room 2 full ones took; so do 4-8 tokens whose
+                    // X leaves no room for 4 full stages.
+                    if (p.tokensPerTile() == 16) {
+                        assertEquals(8, sp.chunksPerStage(), sp.toString());
+                        assertEquals(4, sp.stages(), sp.toString());
+                        assertTrue(sp.sharedBytes() <= p.sharedBytes(), "the same ring bytes: " + sp + " vs " + p);
+                    } else {
+                        assertEquals(p.withSparseMma(true), sp);
+                    }
                     assertEquals(Math.min(132, (n + 15) / 16), p.ctas(), at);
                     assertEquals(0, p.chunksPerWarp() % 8, "warp ranges must end on 16-byte metadata boundaries: " + at);
                     assertTrue(8L * p.chunksPerWarp() >= k / 16 && 8L * (p.chunksPerWarp() - 8) < k / 16, "8 warps must cover K, tightly: " + at);
@@ -81,6 +94,17 @@ class PlanTest {
         Sparse24Gemm.StreamPlan dense = one.withSparseMma(false);
         assertSame(dense, dense.withStages(2), "no 2-stage kernel without mma.sp");
         assertEquals("twofour_sparse24_stream_f16_mt16", Sparse24Gemm.streamPlan(9, 4096, 4096, 132, h100).kernelName("f16"));
+
+        Sparse24Gemm.StreamPlan sixteen = Sparse24Gemm.streamPlan(16, 4096, 4096, 132, h100, true);
+        assertEquals("twofour_sparse24_stream_sp_bf16_mt16_c8_s4", sixteen.kernelName("bf16"));
+        assertEquals(4 * Sparse24Gemm.streamStageBytes(8), 2 * Sparse24Gemm.STREAM_STAGE_BYTES, "a half-size stage is half a stage");
+        assertNull(sixteen.withSparseMma(false), "no half-size stages without mma.sp");
+        Sparse24Gemm.StreamPlan downAt4 = Sparse24Gemm.streamPlan(4, 4096, 11008, 132, h100, true);
+        assertEquals("twofour_sparse24_stream_sp_f16_mt8_c8_s4", downAt4.kernelName("f16"), "4 x 11008: 4 half stages beside X");
+        assertEquals("twofour_sparse24_stream_sp_f16_mt8_c8_s8", one.withRing(8, 8, 8, h100).kernelName("f16"));
+        assertNull(one.withRing(16, 8, 8, h100), "not compiled");
+        assertNull(sixteen.withRing(8, 4, 16, h100), "16 tokens do not fit an 8-token tile");
+        assertNull(Sparse24Gemm.streamPlan(16, 4096, 11008, 132, h100, true), "16 x 11008 of X does not fit");
     }
 
     /** The measured choice between the streaming and the classic kernel (kernels/NOTES.md, session 3), on llama2-7b's shapes. */
