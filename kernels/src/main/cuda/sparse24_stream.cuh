@@ -76,17 +76,31 @@ __device__ __forceinline__ uint4 twofour_pack8(const uint16_t (&h)[8]) {
                     h[6] | (uint32_t)h[7] << 16);
 }
 
-// Stages X for M tokens x K inputs into xs ([M][xStride] halves) as `in` says, with the whole block. X is read from L2
-// right after the PDL wait, on the critical path, where L2 is busy with the weight stream (a round trip measured
-// ~1.3 us): each thread keeps XB 16-byte loads in flight at once (XB = 16: 64 KB per block per round trip, all of
-// 8 tokens x 4096; the first version's 4 made 16 tokens four times slower than one).
-template <typename Conv, int XB>
+// Stages X for M tokens x K inputs into xs ([M][xStride] halves) as `in` says, with the whole block; the caller's
+// barrier publishes it. X is read from L2 right after the PDL wait, on the critical path, where L2 is busy with the
+// weight stream. Plain X (op 0, 16-byte aligned rows) goes by cp.async, all of it in flight at once, with no
+// registers; unless asyncX is false, which loads it as the fused ops do: XB 16-byte loads in flight per thread, so
+// ceil(M K / 8 / (XB x 256)) round trips (4 at 8 tokens of 4096 with XB = 4: the loads made 8-16 tokens slow, and more
+// of them in registers cost the kernel 23 registers and a batch-1 decode 20%).
+template <typename Conv>
 __device__ __forceinline__ void twofour_stream_stage_x(const uint16_t* __restrict__ X, long long ldx, int M, int K,
                                                        const TwofourStreamInput& in, uint16_t* xs, int xStride,
-                                                       float* scratch) {
+                                                       float* scratch, bool asyncX) {
+  constexpr int XB = 4;
   const int vecPerRow = K >> 3, nvec = M * vecPerRow;
   const bool vecX = ((reinterpret_cast<uintptr_t>(X) & 15) == 0) && (ldx % 8 == 0);
   const bool vecD = ((reinterpret_cast<uintptr_t>(in.delta) & 15) == 0) && (in.ldd % 8 == 0);
+  if (in.op == 0 && vecX && asyncX) {
+    for (int idx = threadIdx.x; idx < nvec; idx += blockDim.x) {
+      const int m = idx / vecPerRow, k = (idx % vecPerRow) * 8;
+      twofour_cp_async16(xs + (size_t)m * xStride + k, X + (size_t)m * ldx + k, 16u);
+    }
+    twofour_cp_async_commit();
+    // wait_group 0 also waits for the ring's first stages (a thread can only wait for its oldest groups): they were
+    // issued before the PDL wait and are due first anyway.
+    twofour_cp_async_wait<0>();
+    return;
+  }
   for (int base = threadIdx.x; base < nvec; base += XB * blockDim.x) {
     uint4 a[XB], b[XB];
 #pragma unroll
@@ -252,8 +266,7 @@ __device__ __forceinline__ void twofour_sparse24_stream(
 
   twofour_fill_selectors(sel);
   if (threadIdx.x < 32) reinterpret_cast<uint32_t*>(zeroRow)[threadIdx.x] = 0u;
-  if (in.op == 0) twofour_stream_stage_x<Conv, 16>(X, ldx, M, K, in, xs, xStride, red);
-  else twofour_stream_stage_x<Conv, 8>(X, ldx, M, K, in, xs, xStride, red);
+  twofour_stream_stage_x<Conv>(X, ldx, M, K, in, xs, xStride, red, (prologue & 2) == 0);
   __syncthreads();
 
   float acc[MO][2][4];

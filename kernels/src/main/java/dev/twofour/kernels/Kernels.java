@@ -143,7 +143,8 @@ public final class Kernels implements AutoCloseable {
 
     /**
      * The same for the classic 2:4 GEMM (sparse24_gemm.cuh), prefetch in 256-input superblocks:
-     * -Dtwofour.cuda.pdl.gemmPrefetch. The streaming 2:4 kernel reads bit 0 only (its ring is its prefetch).
+     * -Dtwofour.cuda.pdl.gemmPrefetch. The streaming 2:4 kernel reads bit 0 only (its ring is its prefetch; Sparse24Gemm adds bit 1
+     * there, -Dtwofour.gemm.streamX=loads).
      */
     public int gemmPrologue() { return gemmPrologue; }
 

@@ -242,6 +242,11 @@ public final class Sparse24Gemm implements AutoCloseable {
     private final String classicMma = System.getProperty("twofour.gemm.classicMma", "auto");
     /** Ring stages of the streaming kernel at 8 tokens (4, or 2 or 3 with mma.sp): -Dtwofour.gemm.streamStages. */
     private final int streamStages = Integer.getInteger("twofour.gemm.streamStages", 4);
+    /**
+     * How the streaming kernel stages plain X: cp.async, all in flight at once (default), or with
+     * -Dtwofour.gemm.streamX=loads, 4 loads in flight per thread as the fused ops do (for measuring; kernels/NOTES.md).
+     */
+    private final boolean streamXLoads = "loads".equals(System.getProperty("twofour.gemm.streamX", "async"));
     /** With -Dtwofour.gemm.streamMaxM=N > 0, models run the streaming kernel wherever it applies up to N tokens (for measuring). */
     private final int streamMaxM = Integer.getInteger("twofour.gemm.streamMaxM", 0);
     private DeviceBuffer partials;
@@ -388,7 +393,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         kernels.launchDependent(kernels.function(p.kernelName(sfx)),
                 Dim3.of(p.ctas()), Dim3.of(THREADS), p.sharedBytes(), stream,
                 new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
-                        .i32(p.m()).i32(p.n()).i32(p.k()).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue()).i32(op)
+                        .i32(p.m()).i32(p.n()).i32(p.k()).i32(p.chunksPerWarp()).i32(kernels.gemmPrologue() | (streamXLoads ? 2 : 0)).i32(op)
                         .ptr(delta).i64(ldd).ptr(normWeight).ptr(residualOut).i64(ldr).f32(eps));
     }
 
