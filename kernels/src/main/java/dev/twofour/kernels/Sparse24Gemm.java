@@ -180,6 +180,10 @@ public final class Sparse24Gemm implements AutoCloseable {
      * on the 4096- and 11008-row layers from 4 tokens (every CTA stages all of X).
      */
     public static boolean streamBeatsClassic(StreamPlan p) {
+        return streamBeatsClassic(p, false);
+    }
+
+    public static boolean streamBeatsClassic(StreamPlan p, boolean afterAttention) {
         return p.m() == 1 || (p.m() == 2 && p.k() <= 4096);
     }
 
@@ -247,8 +251,12 @@ public final class Sparse24Gemm implements AutoCloseable {
      * -Dtwofour.gemm.streamX=loads, 4 loads in flight per thread as the fused ops do (for measuring; kernels/NOTES.md).
      */
     private final boolean streamXLoads = "loads".equals(System.getProperty("twofour.gemm.streamX", "async"));
-    /** With -Dtwofour.gemm.streamMaxM=N > 0, models run the streaming kernel wherever it applies up to N tokens (for measuring). */
+    /**
+     * With -Dtwofour.gemm.streamMaxM=N > 0, layers run the streaming kernel wherever it applies up to N tokens, and
+     * with -Dtwofour.gemm.streamMaxMAfterAttention=N the o projection (for measuring; else streamBeatsClassic decides).
+     */
     private final int streamMaxM = Integer.getInteger("twofour.gemm.streamMaxM", 0);
+    private final int streamMaxMAfterAttention = Integer.getInteger("twofour.gemm.streamMaxMAfterAttention", 0);
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -280,15 +288,23 @@ public final class Sparse24Gemm implements AutoCloseable {
         return p == null ? null : p.withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
     }
 
+    /** {@link #defaultStreamPlan(int, int, int, boolean)} for a layer that does not follow attention. */
+    public StreamPlan defaultStreamPlan(int m, int n, int k) {
+        return defaultStreamPlan(m, n, k, false);
+    }
+
     /**
      * The streaming plan {@link #run} uses for this shape, or null when it runs the classic kernel: where the streaming
      * kernel applies and {@link #streamBeatsClassic} (unless this object was made without streaming).
+     * {@code afterAttention}: the layer's input is the decode attention's output (the o projection).
      */
-    public StreamPlan defaultStreamPlan(int m, int n, int k) {
+    public StreamPlan defaultStreamPlan(int m, int n, int k, boolean afterAttention) {
         if (!streamByDefault) return null;
         StreamPlan p = streamPlan(m, n, k);
-        if (p != null && streamMaxM > 0) return m <= streamMaxM ? p : null;
-        return p != null && streamBeatsClassic(p) ? p : null;
+        if (p == null) return null;
+        int forced = afterAttention ? streamMaxMAfterAttention : streamMaxM;
+        if (forced > 0) return m <= forced ? p : null;
+        return streamBeatsClassic(p, afterAttention) ? p : null;
     }
 
     /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
@@ -313,7 +329,15 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** Y = X · Wᵀ with the default kernel and plan (the streaming kernel where it applies). Strides are in elements. */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k) {
-        runDefault(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, false);
+        run(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, false);
+    }
+
+    /** The same for a layer that follows attention ({@code afterAttention}) or not: see {@link #defaultStreamPlan(int, int, int, boolean)}. */
+    public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                    DeviceBuffer y, long ldy, int m, int n, int k, boolean afterAttention) {
+        StreamPlan sp = defaultStreamPlan(m, n, k, afterAttention);
+        if (sp != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, sp, false);
+        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k), false);
     }
 
     /** Y = X · Wᵀ with the given plan (its m, n, k are the shape). */
@@ -330,15 +354,9 @@ public final class Sparse24Gemm implements AutoCloseable {
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
-        runDefault(stream, dtype, gateUp, ldx, values, metadata, y, ldy, m, n, k, true);
-    }
-
-    /** The streaming kernel where {@link #defaultStreamPlan} has a plan, else the classic one with {@link #plan(int, int, int)}. */
-    private void runDefault(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
-                            DeviceBuffer y, long ldy, int m, int n, int k, boolean swiglu) {
         StreamPlan sp = defaultStreamPlan(m, n, k);
-        if (sp != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, sp, swiglu);
-        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k), swiglu);
+        if (sp != null) run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, sp, true);
+        else run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
     }
 
     /**

@@ -37,8 +37,11 @@ public final class Sparse24Selection {
         public Entry(int n, int k, int m, Method method) { this(n, k, m, method, -1, -1); }
     }
 
-    /** Built-in M buckets (inclusive upper bounds) for shapes without tuning data. */
-    private static final int[] DEFAULT_MAX_M = {8, Integer.MAX_VALUE};
+    /**
+     * Built-in M buckets (inclusive upper bounds) for shapes without tuning data: our kernel up to
+     * -Dtwofour.gemm.oursMaxM tokens (default 8), dense beyond.
+     */
+    private static final int[] DEFAULT_MAX_M = {Integer.getInteger("twofour.gemm.oursMaxM", 8), Integer.MAX_VALUE};
     private static final Method[] DEFAULT_METHOD = {Method.OURS, Method.DENSE};
 
     private final List<Entry> entries;

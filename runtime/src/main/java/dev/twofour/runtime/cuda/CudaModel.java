@@ -465,10 +465,16 @@ public final class CudaModel implements AutoCloseable {
             DeviceBuffer bias = l.qBias() == null ? null : own(upload(l.qBias(), l.kBias(), l.vBias()));
             int li = l.index();
             layers.add(new Layer(own(upload(l.inputNorm())), own(upload(l.postAttentionNorm())),
-                    linear(sp, li, CheckpointSparsity.Fused.QKV, l), bias, linear(sp, li, CheckpointSparsity.Fused.O, l),
+                    linear(sp, li, CheckpointSparsity.Fused.QKV, l), bias, afterAttention(linear(sp, li, CheckpointSparsity.Fused.O, l)),
                     linear(sp, li, CheckpointSparsity.Fused.GATE_UP, l), linear(sp, li, CheckpointSparsity.Fused.DOWN, l)));
         }
         if (staging != null) { staging.close(); staging = null; }
+    }
+
+    /** {@code o}, the o projection, told that its input comes from the decode attention (a 2:4 layer picks its kernel by that). */
+    private static CudaLinear afterAttention(CudaLinear o) {
+        if (o instanceof Sparse24CudaLinear s) s.followsAttention();
+        return o;
     }
 
     /** One fused linear layer of a checkpoint: its parts' rows concatenated, packed 2:4 when {@code sp} says so, else dense. */
@@ -525,7 +531,7 @@ public final class CudaModel implements AutoCloseable {
                 Fill.random(kernels, stream, bias, qkvW, dtype, next.getAsLong(), scale);
             }
             layers.add(new Layer(normWeight(r, h), normWeight(r, h), randomLinear(next.getAsLong(), qkvW, h, scale), bias,
-                    randomLinear(next.getAsLong(), h, config.qDim(), scale), randomLinear(next.getAsLong(), 2 * im, h, scale),
+                    afterAttention(randomLinear(next.getAsLong(), h, config.qDim(), scale)), randomLinear(next.getAsLong(), 2 * im, h, scale),
                     randomLinear(next.getAsLong(), h, im, scale)));
         }
         stream.synchronize();

@@ -50,6 +50,7 @@ final class Sparse24CudaLinear implements CudaLinear {
     private final int out, in;
     /** cuSPARSELt plans by M (empty: none), shared with the other layers of this shape (not owned: CusparseLtPlans closes them). */
     private final TreeMap<Integer, CusparseLtGemm> ltPlans = new TreeMap<>();
+    private boolean followsAttention;
     /** This weight compressed for cuSPARSELt (owned); null without cuSPARSELt. */
     private DeviceBuffer ltCompressed;
     /** The smallest cuSPARSELt plan: fewer rows are padded up to it (the library rejects some small M). */
@@ -71,6 +72,12 @@ final class Sparse24CudaLinear implements CudaLinear {
         this.out = out;
         this.in = in;
     }
+
+    /**
+     * Marks this layer as the one whose input the decode attention writes (the o projection): our kernel's choice
+     * between the streaming and the classic kernel differs there (Sparse24Gemm.streamBeatsClassic).
+     */
+    void followsAttention() { followsAttention = true; }
 
     static long valuesBytes(int out, int in, CudaDtype dtype) { return (long) out * (((in + 15) & ~15) / 2) * dtype.byteSize(); }
 
@@ -189,7 +196,7 @@ final class Sparse24CudaLinear implements CudaLinear {
         if (!FUSE_NORM || !runsOurs(rows)) return false;
         // only where a plain forward would run the streaming kernel too (false otherwise)
         return gemm.runAddRmsNorm(stream, dtype, residual, in, delta, in, normWeight, eps, residualOut, in, values, metadata,
-                y, out, gemm.defaultStreamPlan(rows, out, in));
+                y, out, gemm.defaultStreamPlan(rows, out, in, followsAttention));
     }
 
     @Override public void forward(CudaStream stream, DeviceBuffer x, DeviceBuffer y, int rows) {
@@ -197,7 +204,7 @@ final class Sparse24CudaLinear implements CudaLinear {
         if (lt != null) {
             lt.matmul(stream, ltCompressed, x.address(), y.address());
         } else if (runsOurs(rows)) {
-            gemm.run(stream, dtype, x, in, values, metadata, y, out, rows, out, in);
+            gemm.run(stream, dtype, x, in, values, metadata, y, out, rows, out, in, followsAttention);
         } else if (denseCopy != null) {
             cublas.linear(x.address(), denseCopy.address(), y.address(), rows, out, in, dtype, dtype);
         } else {
