@@ -247,6 +247,18 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** Ring stages of the streaming kernel at 8 tokens (4, or 2 or 3 with mma.sp): -Dtwofour.gemm.streamStages. */
     private final int streamStages = Integer.getInteger("twofour.gemm.streamStages", 4);
     /**
+     * -Dtwofour.gemm.streamRing=TxSxC: the streaming kernel's ring where that variant is compiled and fits (T tokens per
+     * tile, S stages of C chunks, e.g. 8x4x8), else the default (for measuring).
+     */
+    private final int[] streamRing = parseRing(System.getProperty("twofour.gemm.streamRing"));
+
+    private static int[] parseRing(String s) {
+        if (s == null || s.isBlank()) return null;
+        String[] p = s.trim().split("x");
+        if (p.length != 3) throw new IllegalArgumentException("twofour.gemm.streamRing must be TOKENSxSTAGESxCHUNKS, e.g. 8x4x8; got " + s);
+        return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])};
+    }
+    /**
      * How the streaming kernel stages plain X: cp.async, all in flight at once (default), or with
      * -Dtwofour.gemm.streamX=loads, 4 loads in flight per thread as the fused ops do (for measuring; kernels/NOTES.md).
      */
@@ -285,7 +297,12 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** The streaming kernel's plan for this shape on this GPU, or null where it does not apply. */
     public StreamPlan streamPlan(int m, int n, int k) {
         StreamPlan p = streamPlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), sparseMma);
-        return p == null ? null : p.withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
+        if (p == null) return null;
+        if (streamRing != null) {
+            StreamPlan r = p.withRing(streamRing[0], streamRing[1], streamRing[2], kernels.sharedPerBlockOptin());
+            if (r != null) p = r;
+        }
+        return p.withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
     }
 
     /** {@link #defaultStreamPlan(int, int, int, boolean)} for a layer that does not follow attention. */
@@ -354,7 +371,9 @@ public final class Sparse24Gemm implements AutoCloseable {
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
-        StreamPlan sp = defaultStreamPlan(m, n, k);
+        // The streaming kernel stages gate|up with loads (4 in flight per thread, not cp.async: SwiGLU is computed on
+        // the way), so beyond one token its X takes several L2 round trips (6 at 4 tokens of 11008): one token only.
+        StreamPlan sp = m == 1 ? defaultStreamPlan(m, n, k) : null;
         if (sp != null) run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, sp, true);
         else run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
     }
