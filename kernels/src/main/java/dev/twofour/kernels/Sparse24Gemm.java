@@ -151,8 +151,10 @@ public final class Sparse24Gemm implements AutoCloseable {
      * The streaming kernel's plan for this shape with the tensor-core step {@code sparseMma}, or null where it does not
      * apply: it needs K a multiple of 128 (metadata rows on 16-byte boundaries for cp.async; every Llama shape), m <= 16,
      * and X for all of K ({@code m x (k + 8)} halves, plus one zero row of 64) in one block's shared memory beside the
-     * ring ({@code sharedOptin} bytes). Rings in order of preference (8 tokens x 4 full stages, then with mma.sp 8 x 4
-     * half stages, 16 x 4 half stages; 16 x 2 full stages last): the first that is compiled and fits.
+     * ring ({@code sharedOptin} bytes). The first ring that is compiled and fits, in this order: at one token 8 tokens
+     * x 4 full stages (fastest alone), at more first 8 x 4 half stages (mma.sp only), whose smaller footprint lets the
+     * next kernel's blocks start beside it (batch-8 decode 1916 against 1784 tok/s with full stages, kernels/NOTES.md);
+     * then 16 x 4 half stages, and 16 x 2 full stages last.
      */
     public static StreamPlan streamPlan(int m, int n, int k, int multiprocessors, int sharedOptin, boolean sparseMma) {
         checkShape(m, n, k);
@@ -161,7 +163,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         int ctas = Math.min(Math.max(1, multiprocessors), rowTiles);
         int chunks = k / 16;
         int perWarp = ((chunks + STREAM_WARPS - 1) / STREAM_WARPS + 7) / 8 * 8;
-        for (int[] ring : STREAM_RINGS) {   // {tokens per tile, stages, chunks per stage}
+        for (int[] ring : m == 1 ? STREAM_RINGS_ONE_TOKEN : STREAM_RINGS) {   // {tokens per tile, stages, chunks per stage}
             if (m > ring[0] || !streamRingCompiled(ring[0], ring[1], ring[2], sparseMma)) continue;
             int need = streamSharedBytes(m, k, ring[0], ring[1], ring[2]);
             if (need <= sharedOptin) return new StreamPlan(m, n, k, ring[0], ring[1], ring[2], ctas, perWarp, need, sparseMma);
@@ -169,22 +171,26 @@ public final class Sparse24Gemm implements AutoCloseable {
         return null;
     }
 
-    private static final int[][] STREAM_RINGS = {{8, 4, 16}, {8, 4, 8}, {16, 4, 8}, {16, 2, 16}};
+    private static final int[][] STREAM_RINGS_ONE_TOKEN = {{8, 4, 16}, {8, 4, 8}, {16, 4, 8}, {16, 2, 16}};
+    private static final int[][] STREAM_RINGS = {{8, 4, 8}, {8, 4, 16}, {16, 4, 8}, {16, 2, 16}};
 
-    /**
-     * Whether a model should run the streaming kernel rather than the classic one for this plan, as measured on the H100
-     * (llama2-7b, kernels/NOTES.md, session 3): at one token (every layer: its weights stream before the PDL wait, and
-     * decode ran 296 against 270 tok/s), at two of K <= 4096 (each layer faster alone). Not beyond: in isolation it
-     * still won on qkv and gate|up at 8 tokens, but a batch-8 decode with it there ran 1684 against 1829 tok/s all
-     * classic (its 221 KiB of shared memory per SM leave the next kernel no room to start early), and it lost alone
-     * on the 4096- and 11008-row layers from 4 tokens (every CTA stages all of X).
-     */
+    /** {@link #streamBeatsClassic(StreamPlan, boolean)} for a layer that does not follow attention. */
     public static boolean streamBeatsClassic(StreamPlan p) {
         return streamBeatsClassic(p, false);
     }
 
+    /**
+     * Whether a model should run the streaming kernel rather than the classic one for this plan (which exists, so X fits),
+     * as measured on the H100 (llama2-7b, kernels/NOTES.md, sessions 3-4). At one token always (its weights stream
+     * before the PDL wait: decode 296 against 270 tok/s). At more, since X is staged by cp.async (session 4), wherever it
+     * applies (decode at batch 2 / 4 / 8 / 16: 567 / 1054 / 1916 / 2734 against 545 / 1038 / 1885 / 2623 tok/s all
+     * classic), except for the o projection ({@code afterAttention}) beyond 2 tokens of K <= 4096: its blocks,
+     * launched early, hold shared memory and registers on every SM while the decode attention (640 blocks at batch 4)
+     * still needs them.
+     */
     public static boolean streamBeatsClassic(StreamPlan p, boolean afterAttention) {
-        return p.m() == 1 || (p.m() == 2 && p.k() <= 4096);
+        if (p.m() == 1) return true;
+        return !afterAttention || (p.m() == 2 && p.k() <= 4096);
     }
 
     /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */
@@ -324,6 +330,15 @@ public final class Sparse24Gemm implements AutoCloseable {
         return streamBeatsClassic(p, afterAttention) ? p : null;
     }
 
+    /**
+     * The streaming plan {@link #runSwiglu} uses, or null when it runs the classic kernel. The streaming kernel stages
+     * gate|up with loads (4 in flight per thread, not cp.async: SwiGLU is computed on the way), so beyond one token its
+     * X takes several L2 round trips (6 at 4 tokens of 11008): one token only.
+     */
+    public StreamPlan swigluStreamPlan(int m, int n, int k) {
+        return m == 1 ? defaultStreamPlan(m, n, k) : null;
+    }
+
     /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
     public void reserve(Plan plan) {
         ensureOpen();
@@ -371,9 +386,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
-        // The streaming kernel stages gate|up with loads (4 in flight per thread, not cp.async: SwiGLU is computed on
-        // the way), so beyond one token its X takes several L2 round trips (6 at 4 tokens of 11008): one token only.
-        StreamPlan sp = m == 1 ? defaultStreamPlan(m, n, k) : null;
+        StreamPlan sp = swigluStreamPlan(m, n, k);
         if (sp != null) run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, sp, true);
         else run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
     }

@@ -39,9 +39,10 @@ public final class Sparse24Selection {
 
     /**
      * Built-in M buckets (inclusive upper bounds) for shapes without tuning data: our kernel up to
-     * -Dtwofour.gemm.oursMaxM tokens (default 8), dense beyond.
+     * -Dtwofour.gemm.oursMaxM tokens (default 16: llama2-7b decoded 2734 against 2525 tok/s with cuBLAS at batch 16 on
+     * the H100, kernels/NOTES.md), dense beyond.
      */
-    private static final int[] DEFAULT_MAX_M = {Integer.getInteger("twofour.gemm.oursMaxM", 8), Integer.MAX_VALUE};
+    private static final int[] DEFAULT_MAX_M = {Integer.getInteger("twofour.gemm.oursMaxM", 16), Integer.MAX_VALUE};
     private static final Method[] DEFAULT_METHOD = {Method.OURS, Method.DENSE};
 
     private final List<Entry> entries;

@@ -61,14 +61,15 @@ class PlanTest {
                     Sparse24Gemm.StreamPlan sp = Sparse24Gemm.streamPlan(m, n, k, 132, h100, true);
                     assertNotNull(sp, "mma.sp applies wherever mma.sync does: " + at);
                     assertTrue(sp.sparseMma() && sp.sharedBytes() <= h100 && m <= sp.tokensPerTile(), sp.toString());
-                    // With mma.sp, 16 tokens take 4 half-size stages in the room 2 full ones took; so do 4-8 tokens whose
-                    // X leaves no room for 4 full stages.
-                    if (p.tokensPerTile() == 16) {
+                    // With mma.sp: one token takes the full ring; more take 4 half-size stages (8 tokens: a smaller
+                    // footprint; 16: the room 2 full stages took).
+                    if (m == 1) {
+                        assertEquals(p.withSparseMma(true), sp);
+                    } else {
                         assertEquals(8, sp.chunksPerStage(), sp.toString());
                         assertEquals(4, sp.stages(), sp.toString());
-                        assertTrue(sp.sharedBytes() <= p.sharedBytes(), "the same ring bytes: " + sp + " vs " + p);
-                    } else {
-                        assertEquals(p.withSparseMma(true), sp);
+                        assertEquals(m <= 8 ? 8 : 16, sp.tokensPerTile(), sp.toString());
+                        assertTrue(sp.sharedBytes() <= p.sharedBytes(), "no more shared memory: " + sp + " vs " + p);
                     }
                     assertEquals(Math.min(132, (n + 15) / 16), p.ctas(), at);
                     assertEquals(0, p.chunksPerWarp() % 8, "warp ranges must end on 16-byte metadata boundaries: " + at);
@@ -107,19 +108,22 @@ class PlanTest {
         assertNull(Sparse24Gemm.streamPlan(16, 4096, 11008, 132, h100, true), "16 x 11008 of X does not fit");
     }
 
-    /** The measured choice between the streaming and the classic kernel (kernels/NOTES.md, session 3), on llama2-7b's shapes. */
+    /** The measured choice between the streaming and the classic kernel (kernels/NOTES.md, sessions 3-4), on llama2-7b's shapes. */
     @Test
     void streamingKernelIsChosenWhereItMeasuredFaster() {
         int h100 = 232_448;
         java.util.function.BiPredicate<int[], Integer> wins = (nk, m) ->
-                Sparse24Gemm.streamBeatsClassic(Sparse24Gemm.streamPlan(m, nk[0], nk[1], 132, h100));
+                Sparse24Gemm.streamBeatsClassic(Sparse24Gemm.streamPlan(m, nk[0], nk[1], 132, h100, true), false);
+        java.util.function.BiPredicate<int[], Integer> winsAfterAttention = (nk, m) ->
+                Sparse24Gemm.streamBeatsClassic(Sparse24Gemm.streamPlan(m, nk[0], nk[1], 132, h100, true), true);
         int[] qkv = {12288, 4096}, o = {4096, 4096}, gate = {11008, 4096}, gateUp = {22016, 4096}, down = {4096, 11008};
-        for (int[] nk : new int[][] {qkv, o, gate, gateUp}) {
-            assertTrue(wins.test(nk, 1) && wins.test(nk, 2), nk[0] + "x" + nk[1] + " at 1-2 tokens");
-            for (int m : new int[] {4, 8, 16}) assertFalse(wins.test(nk, m), nk[0] + "x" + nk[1] + " at " + m + " tokens");
+        for (int[] nk : new int[][] {qkv, gate, gateUp}) {
+            for (int m : new int[] {1, 2, 4, 8, 16}) assertTrue(wins.test(nk, m), nk[0] + "x" + nk[1] + " at " + m + " tokens");
         }
-        assertTrue(wins.test(down, 1));
-        assertFalse(wins.test(down, 2));
+        assertTrue(winsAfterAttention.test(o, 1) && winsAfterAttention.test(o, 2), "the o projection at 1-2 tokens");
+        for (int m : new int[] {4, 8, 16}) assertFalse(winsAfterAttention.test(o, m), "the o projection at " + m + " tokens");
+        for (int m : new int[] {1, 2, 4}) assertTrue(wins.test(down, m), "down at " + m + " tokens, where X fits");
+        assertNull(Sparse24Gemm.streamPlan(8, down[0], down[1], 132, h100, true), "8 x 11008 of X does not fit: classic");
     }
 
     @Test

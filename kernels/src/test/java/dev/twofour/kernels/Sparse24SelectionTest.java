@@ -29,7 +29,8 @@ class Sparse24SelectionTest {
         assertEquals(3, s.entryFor(4096, 4096, 5000).configId());
         assertEquals(OURS, s.choose(11008, 4096, 1), "no data for this shape: the built-in default");
         assertEquals(OURS, s.choose(11008, 4096, 8));
-        assertEquals(DENSE, s.choose(11008, 4096, 9), "never untuned cuSPARSELt");
+        assertEquals(OURS, s.choose(11008, 4096, 16));
+        assertEquals(DENSE, s.choose(11008, 4096, 17), "never untuned cuSPARSELt");
         assertEquals(DENSE, s.choose(11008, 4096, 100_000));
         Path f = dir.resolve("selection.tsv");
         Files.writeString(f, s.toTsv());

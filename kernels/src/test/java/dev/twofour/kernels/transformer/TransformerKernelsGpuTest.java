@@ -553,7 +553,8 @@ class TransformerKernelsGpuTest {
 
     /**
      * The 2:4 down projection fused with SwiGLU equals swiglu then the 2:4 GEMM, bit for bit (same rounding), in both
-     * kernels (streaming where Sparse24Gemm picks it: one row of 4096x11008, one or two of 12288x1152; classic elsewhere).
+     * kernels (streaming where Sparse24Gemm.swigluStreamPlan picks it: one row of 4096x11008 and of 12288x1152; classic
+     * elsewhere).
      */
     @Test
     void sparse24GemmFusedWithSwigluEqualsSwigluThenGemm() {
@@ -568,11 +569,14 @@ class TransformerKernelsGpuTest {
                 for (boolean stream24 : new boolean[] {false, true}) {
                     try (Sparse24Gemm gemm = new Sparse24Gemm(tk.kernels(), stream24)) {
                         for (int rows : new int[] {1, 2, 3, 8, 13}) {
-                            if (gemm.defaultStreamPlan(rows, n, k) != null) streamed++;
+                            Sparse24Gemm.StreamPlan fusedPlan = gemm.swigluStreamPlan(rows, n, k);
+                            if (fusedPlan != null) streamed++;
                             DeviceBuffer gateUp = dev(rand(r, rows * 2 * k, 2f, dt), dt);
                             DeviceBuffer act = poisoned16(rows * k), want = poisoned16(rows * n), got = poisoned16(rows * n);
                             tk.swiglu(stream, dt, gateUp.address(), 2 * k, gateUp.address() + 2L * k, 2 * k, act.address(), k, rows, k);
-                            gemm.run(stream, dt, act, k, vals, meta, want, n, rows, n, k);
+                            // the same kernel and plan as runSwiglu, so the same summation order
+                            if (fusedPlan != null) gemm.run(stream, dt, act, k, vals, meta, want, n, fusedPlan, false);
+                            else gemm.run(stream, dt, act, k, vals, meta, want, n, gemm.plan(rows, n, k));
                             gemm.runSwiglu(stream, dt, gateUp, 2L * k, vals, meta, got, n, rows, n, k);
                             float[] w = get(want, rows * n, dt);
                             for (float v : w) assertFalse(Float.isNaN(v), "unwritten output (NaN) " + dt + " " + n + "x" + k + " rows " + rows);
@@ -584,7 +588,7 @@ class TransformerKernelsGpuTest {
                 free();
             }
         }
-        assertTrue(streamed >= 6, "the streaming kernel ran only " + streamed + " of the cases");
+        assertTrue(streamed >= 4, "the streaming kernel ran only " + streamed + " of the cases");
     }
 
     /**
