@@ -183,14 +183,13 @@ public final class Sparse24Gemm implements AutoCloseable {
      * Whether a model should run the streaming kernel rather than the classic one for this plan (which exists, so X fits),
      * as measured on the H100 (llama2-7b, kernels/NOTES.md, sessions 3-4). At one token always (its weights stream
      * before the PDL wait: decode 296 against 270 tok/s). At more, since X is staged by cp.async (session 4), wherever it
-     * applies (decode at batch 2 / 4 / 8 / 16: 567 / 1054 / 1916 / 2734 against 545 / 1038 / 1885 / 2623 tok/s all
-     * classic), except for the o projection ({@code afterAttention}) beyond 2 tokens of K <= 4096: its blocks,
-     * launched early, hold shared memory and registers on every SM while the decode attention (640 blocks at batch 4)
-     * still needs them.
+     * applies (decode at batch 2 / 4 / 8 / 16 with the o projection at 1-2 tokens only: 567 / 1054 / 1916 / 2734 against
+     * 545 / 1038 / 1885 / 2623 tok/s all classic). The o projection ({@code afterAttention}) up to 8 tokens only (batch 4
+     * / 8: 1070 / 1950 against 1046 / 1906 tok/s with o classic beyond 2): at 16 tokens its 221 KiB ring and X leave no
+     * room beside its blocks, launched early, for the decode attention's (not measured in a model, so classic).
      */
     public static boolean streamBeatsClassic(StreamPlan p, boolean afterAttention) {
-        if (p.m() == 1) return true;
-        return !afterAttention || (p.m() == 2 && p.k() <= 4096);
+        return !afterAttention || p.m() <= 8;
     }
 
     /** The plan the launcher picks: fewest waves x work per CTA on {@code multiprocessors} SMs. */

@@ -120,8 +120,9 @@ class PlanTest {
         for (int[] nk : new int[][] {qkv, gate, gateUp}) {
             for (int m : new int[] {1, 2, 4, 8, 16}) assertTrue(wins.test(nk, m), nk[0] + "x" + nk[1] + " at " + m + " tokens");
         }
-        assertTrue(winsAfterAttention.test(o, 1) && winsAfterAttention.test(o, 2), "the o projection at 1-2 tokens");
-        for (int m : new int[] {4, 8, 16}) assertFalse(winsAfterAttention.test(o, m), "the o projection at " + m + " tokens");
+        for (int m : new int[] {1, 2, 4, 8}) assertTrue(winsAfterAttention.test(o, m), "the o projection at " + m + " tokens");
+        assertFalse(winsAfterAttention.test(o, 16), "the o projection at 16 tokens");
+        assertTrue(wins.test(o, 16), "a 4096x4096 layer that does not follow attention, at 16 tokens");
         for (int m : new int[] {1, 2, 4}) assertTrue(wins.test(down, m), "down at " + m + " tokens, where X fits");
         assertNull(Sparse24Gemm.streamPlan(8, down[0], down[1], 132, h100, true), "8 x 11008 of X does not fit: classic");
     }
