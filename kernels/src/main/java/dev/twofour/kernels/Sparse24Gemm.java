@@ -174,11 +174,6 @@ public final class Sparse24Gemm implements AutoCloseable {
     private static final int[][] STREAM_RINGS_ONE_TOKEN = {{8, 4, 16}, {8, 4, 8}, {16, 4, 8}, {16, 2, 16}};
     private static final int[][] STREAM_RINGS = {{8, 4, 8}, {8, 4, 16}, {16, 4, 8}, {16, 2, 16}};
 
-    /** {@link #streamBeatsClassic(StreamPlan, boolean)} for a layer that does not follow attention. */
-    public static boolean streamBeatsClassic(StreamPlan p) {
-        return streamBeatsClassic(p, false);
-    }
-
     /**
      * Whether a model should run the streaming kernel rather than the classic one for this plan (which exists, so X fits),
      * as measured on the H100 (llama2-7b, kernels/NOTES.md, sessions 3-4). At one token always (its weights stream
@@ -310,11 +305,6 @@ public final class Sparse24Gemm implements AutoCloseable {
         return p.withStages(streamStages).oneCtaPerSm(kernels.sharedPerBlockOptin());
     }
 
-    /** {@link #defaultStreamPlan(int, int, int, boolean)} for a layer that does not follow attention. */
-    public StreamPlan defaultStreamPlan(int m, int n, int k) {
-        return defaultStreamPlan(m, n, k, false);
-    }
-
     /**
      * The streaming plan {@link #run} uses for this shape, or null when it runs the classic kernel: where the streaming
      * kernel applies and {@link #streamBeatsClassic} (unless this object was made without streaming).
@@ -335,7 +325,7 @@ public final class Sparse24Gemm implements AutoCloseable {
      * X takes several L2 round trips (6 at 4 tokens of 11008): one token only.
      */
     public StreamPlan swigluStreamPlan(int m, int n, int k) {
-        return m == 1 ? defaultStreamPlan(m, n, k) : null;
+        return m == 1 ? defaultStreamPlan(m, n, k, false) : null;
     }
 
     /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
@@ -366,9 +356,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** The same for a layer that follows attention ({@code afterAttention}) or not: see {@link #defaultStreamPlan(int, int, int, boolean)}. */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k, boolean afterAttention) {
-        StreamPlan sp = defaultStreamPlan(m, n, k, afterAttention);
-        if (sp != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, sp, false);
-        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k), false);
+        runChosen(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, defaultStreamPlan(m, n, k, afterAttention), false);
     }
 
     /** Y = X · Wᵀ with the given plan (its m, n, k are the shape). */
@@ -385,9 +373,14 @@ public final class Sparse24Gemm implements AutoCloseable {
     public void runSwiglu(CudaStream stream, CudaDtype dtype, DeviceBuffer gateUp, long ldx, DeviceBuffer values,
                           DeviceBuffer metadata, DeviceBuffer y, long ldy, int m, int n, int k) {
         if (ldx < 2L * k) throw new IllegalArgumentException("gate|up row stride " + ldx + " must be >= 2k = " + 2L * k);
-        StreamPlan sp = swigluStreamPlan(m, n, k);
-        if (sp != null) run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, sp, true);
-        else run(stream, dtype, gateUp, ldx, values, metadata, y, ldy, plan(m, n, k), true);
+        runChosen(stream, dtype, gateUp, ldx, values, metadata, y, ldy, m, n, k, swigluStreamPlan(m, n, k), true);
+    }
+
+    /** The streaming kernel with {@code streamPlan}, or the classic one with {@link #plan(int, int, int)} when it is null. */
+    private void runChosen(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                           DeviceBuffer y, long ldy, int m, int n, int k, StreamPlan streamPlan, boolean swiglu) {
+        if (streamPlan != null) run(stream, dtype, x, ldx, values, metadata, y, ldy, streamPlan, swiglu);
+        else run(stream, dtype, x, ldx, values, metadata, y, ldy, plan(m, n, k), swiglu);
     }
 
     /**

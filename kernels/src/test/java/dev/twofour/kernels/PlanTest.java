@@ -98,7 +98,9 @@ class PlanTest {
 
         Sparse24Gemm.StreamPlan sixteen = Sparse24Gemm.streamPlan(16, 4096, 4096, 132, h100, true);
         assertEquals("twofour_sparse24_stream_sp_bf16_mt16_c8_s4", sixteen.kernelName("bf16"));
-        assertEquals(4 * Sparse24Gemm.streamStageBytes(8), 2 * Sparse24Gemm.STREAM_STAGE_BYTES, "a half-size stage is half a stage");
+        // TWOFOUR_STREAM_STAGE_BYTES(CH) in sparse24_stream.cuh: 8 warps x (CH/2 x 32 lanes x 16 B + 16 rows x 2 CH B)
+        assertEquals(36_864, Sparse24Gemm.STREAM_STAGE_BYTES, "a full stage, as the kernel lays it out");
+        assertEquals(18_432, Sparse24Gemm.streamStageBytes(8), "a half-size stage, as the kernel lays it out");
         assertNull(sixteen.withSparseMma(false), "no half-size stages without mma.sp");
         Sparse24Gemm.StreamPlan downAt4 = Sparse24Gemm.streamPlan(4, 4096, 11008, 132, h100, true);
         assertEquals("twofour_sparse24_stream_sp_f16_mt8_c8_s4", downAt4.kernelName("f16"), "4 x 11008: 4 half stages beside X");

@@ -66,10 +66,6 @@ final class CublasLinear implements CudaLinear {
     boolean hasGemv() { return gemv != null; }
 
     /**
-     * For a down projection: {@code y = W · swiglu(gateUp)} in one launch when our GEMV serves these rows
-     * ({@code gateUp} is {@code [rows][2 in]}); false (nothing done) otherwise.
-     */
-    /**
      * Off unless -Dtwofour.cuda.fuseSwiglu=true: the GEMV recomputes SwiGLU per warp, slower on the H100 (45.6 us
      * against 32.4 + 10.4 us for llama2-7b's down projection at one row).
      */
@@ -77,6 +73,10 @@ final class CublasLinear implements CudaLinear {
 
     @Override public boolean fusesSwigluByDefault() { return FUSE_SWIGLU; }
 
+    /**
+     * For a down projection: {@code y = W · swiglu(gateUp)} in one launch when our GEMV serves these rows
+     * ({@code gateUp} is {@code [rows][2 in]}); false (nothing done) otherwise.
+     */
     @Override public boolean forwardSwiglu(CudaStream stream, DeviceBuffer gateUp, DeviceBuffer y, int rows) {
         if (gemv == null || rows > Math.min(2, GEMV_MAX_ROWS) || (long) out * in < GEMV_MIN_ELEMENTS || outType != dtype
                 || !TransformerKernels.gemvSupports(1, in, 2 * in, gateUp.address(), weight.address())) {
