@@ -50,29 +50,23 @@
 #pragma once
 #include "common.cuh"
 
+// MmaSp<Conv>::run<SEL>: D += A(sparse) x B with sparsity selector SEL. The instruction's type must be a literal in the
+// asm string, hence one specialization per element type, written once here.
 template <typename Conv> struct MmaSp;
-template <> struct MmaSp<F16> {
-  template <int SEL>
-  static __device__ __forceinline__ void run(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                             uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3, uint32_t e) {
-    asm volatile(
-        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(b2), "r"(b3), "r"(e), "n"(SEL));
-  }
-};
-template <> struct MmaSp<BF16> {
-  template <int SEL>
-  static __device__ __forceinline__ void run(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                             uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3, uint32_t e) {
-    asm volatile(
-        "mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 "
-        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(b2), "r"(b3), "r"(e), "n"(SEL));
-  }
-};
+#define TWOFOUR_MMASP_SPECIALIZATION(CONV, PTX_TYPE)                                                            \
+  template <> struct MmaSp<CONV> {                                                                            \
+    template <int SEL>                                                                                        \
+    static __device__ __forceinline__ void run(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, \
+                                               uint32_t b0, uint32_t b1, uint32_t b2, uint32_t b3, uint32_t e) {  \
+      asm volatile("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32." PTX_TYPE "." PTX_TYPE ".f32 "    \
+                   "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9,%10,%11}, {%0,%1,%2,%3}, %12, %13;\n"                  \
+                   : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                            \
+                   : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(b2), "r"(b3), "r"(e), "n"(SEL)); \
+    }                                                                                                         \
+  };
+TWOFOUR_MMASP_SPECIALIZATION(F16, "f16")
+TWOFOUR_MMASP_SPECIALIZATION(BF16, "bf16")
+#undef TWOFOUR_MMASP_SPECIALIZATION
 
 // The metadata word lane t supplies: nibble t of the 16-bit metadata of every lane j of its quad, placed at nibble j;
 // row g in bits 0-15, row g+8 in bits 16-31. Seen as a 4x4 nibble matrix per row (lane = matrix row, nibble =

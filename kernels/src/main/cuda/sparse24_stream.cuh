@@ -80,8 +80,8 @@ __device__ __forceinline__ uint4 twofour_pack8(const uint16_t (&h)[8]) {
 // barrier publishes it. X is read from L2 right after the PDL wait, on the critical path, where L2 is busy with the
 // weight stream. Plain X (op 0, 16-byte aligned rows) goes by cp.async, all of it in flight at once, with no
 // registers; unless asyncX is false, which loads it as the fused ops do: XB 16-byte loads in flight per thread, so
-// ceil(M K / 8 / (XB x 256)) round trips (4 at 8 tokens of 4096 with XB = 4: the loads made 8-16 tokens slow, and more
-// of them in registers cost the kernel 23 registers and a batch-1 decode 20%).
+// ceil(M K / 8 / (XB x 256)) round trips (4 at 8 tokens of 4096 with XB = 4: the loads made 8-16 tokens slow; 16 of
+// them in registers cost the kernel 23 registers and batch-1 decode 300 -> 248 tok/s, kernels/NOTES.md session 4).
 template <typename Conv>
 __device__ __forceinline__ void twofour_stream_stage_x(const uint16_t* __restrict__ X, long long ldx, int M, int K,
                                                        const TwofourStreamInput& in, uint16_t* xs, int xStride,
@@ -225,11 +225,16 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   const int warpChunk0 = warp * chunksPerWarp;
   const int warpChunkEnd = min(chunksPerRow, warpChunk0 + chunksPerWarp);
 
-  // Stage s of this warp: tile blockIdx.x + (s / stagesPerTile) * G, chunks warpChunk0 + CH (s % stagesPerTile) + 0..CH-1.
+  // Stage s of this warp: tile blockIdx.x + (s / stagesPerTile) * G, chunks warpChunk0 + CH (s % stagesPerTile) + 0..CH-1,
+  // in ring slot s % STAGES.
+  auto slot = [&](int s) {
+    return ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES(CH) + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH);
+  };
+  auto firstChunk = [&](int s) { return warpChunk0 + CH * (s % stagesPerTile); };
   auto issue = [&](int s) {
-    uint8_t* st = ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES(CH) + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH);
+    uint8_t* st = slot(s);
     const int tile = blockIdx.x + (s / stagesPerTile) * gridDim.x;
-    const int chunk0 = warpChunk0 + CH * (s % stagesPerTile);
+    const int chunk0 = firstChunk(s);
     const int rowA = tile * 16 + g, rowB = rowA + 8;
     const bool okA = rowA < N, okB = rowB < N;
 #pragma unroll
@@ -275,10 +280,10 @@ __device__ __forceinline__ void twofour_sparse24_stream(
   for (int s = 0; s < total; s++) {
     twofour_cp_async_wait<STAGES - 1>();  // this lane's copies of stage s have landed
     __syncwarp();                         // ... and the quad's metadata pieces are visible to every lane
-    const uint8_t* st = ring + (size_t)(s % STAGES) * TWOFOUR_STREAM_STAGE_BYTES(CH) + warp * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH);
+    const uint8_t* st = slot(s);
     const uint4* vs = reinterpret_cast<const uint4*>(st);
     const uint8_t* ms = st + META;
-    const int chunk0 = warpChunk0 + CH * (s % stagesPerTile);
+    const int chunk0 = firstChunk(s);
 #pragma unroll
     for (int c = 0; c < WINDOWS; c++) {
       const int chunk = chunk0 + 4 * c + t;
