@@ -1,6 +1,5 @@
 package dev.twofour.kernels;
 
-import dev.twofour.cuda.Cuda;
 import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.cuda.CudaStream;
@@ -24,7 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Every kernel against its Java twin on random data at awkward sizes. Runs on the GPU machine. */
 @Tag("gpu")
@@ -35,10 +33,8 @@ class KernelsGpuTest {
 
     @BeforeAll
     static void setUp() {
-        assumeTrue(Cuda.isAvailable() && Cuda.deviceCount() > 0, "no GPU: " + Cuda.unavailableReason());
-        assumeTrue(Kernels.available(), Kernels.unavailableReason());
-        ctx = CudaContext.primary(0);
-        kernels = Kernels.load(ctx);
+        kernels = GpuTestSupport.kernelsOrSkip();
+        ctx = kernels.context();
         stream = CudaStream.create();
     }
 

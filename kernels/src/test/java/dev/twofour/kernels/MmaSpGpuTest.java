@@ -1,7 +1,5 @@
 package dev.twofour.kernels;
 
-import dev.twofour.cuda.Cuda;
-import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
@@ -22,7 +20,6 @@ import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * twofour_mmasp_probe_{f16,bf16} and twofour_mmasp_probe_nonnull_{f16,bf16} (sparse24_mmasp.cuh: the 2:4 window
@@ -32,17 +29,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Tag("gpu")
 class MmaSpGpuTest {
-    static CudaContext ctx;
     static Kernels kernels;
     static CudaStream stream;
     static final int SLACK = 64;   // fp32 entries past Y[M][N] that must stay untouched
 
     @BeforeAll
     static void setUp() {
-        assumeTrue(Cuda.isAvailable() && Cuda.deviceCount() > 0, "no GPU: " + Cuda.unavailableReason());
-        assumeTrue(Kernels.available(), Kernels.unavailableReason());
-        ctx = CudaContext.primary(0);
-        kernels = Kernels.load(ctx);
+        kernels = GpuTestSupport.kernelsOrSkip();
         stream = CudaStream.create();
     }
 

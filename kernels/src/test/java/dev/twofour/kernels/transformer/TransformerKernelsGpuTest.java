@@ -1,12 +1,10 @@
 package dev.twofour.kernels.transformer;
 
-import dev.twofour.cuda.Cuda;
-import dev.twofour.cuda.CudaContext;
 import dev.twofour.cuda.CudaDtype;
 import dev.twofour.cuda.CudaGraph;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
-import dev.twofour.kernels.Kernels;
+import dev.twofour.kernels.GpuTestSupport;
 import dev.twofour.kernels.Sparse24Gemm;
 import dev.twofour.kernels.ref.Packed24;
 import dev.twofour.kernels.ref.RandomFillRef;
@@ -29,23 +27,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Each transformer kernel against its Java twin on random data at awkward sizes, fp16 and bf16. */
 @Tag("gpu")
 class TransformerKernelsGpuTest {
     static final CudaDtype[] DTYPES = {CudaDtype.F16, CudaDtype.BF16};
-    static CudaContext ctx;
     static TransformerKernels tk;
     static CudaStream stream;
     final List<DeviceBuffer> buffers = new ArrayList<>();
 
     @BeforeAll
     static void setUp() {
-        assumeTrue(Cuda.isAvailable() && Cuda.deviceCount() > 0, "no GPU: " + Cuda.unavailableReason());
-        assumeTrue(Kernels.available(), Kernels.unavailableReason());
-        ctx = CudaContext.primary(0);
-        tk = new TransformerKernels(Kernels.load(ctx));
+        tk = new TransformerKernels(GpuTestSupport.kernelsOrSkip());
         stream = CudaStream.create();
     }
 
