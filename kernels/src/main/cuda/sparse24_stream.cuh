@@ -31,25 +31,6 @@
 #define TWOFOUR_STREAM_WARP_STAGE_BYTES(CH) ((CH) / 2 * 32 * 16 + 16 * (CH) * 2)
 #define TWOFOUR_STREAM_STAGE_BYTES(CH) (TWOFOUR_STREAM_WARPS * TWOFOUR_STREAM_WARP_STAGE_BYTES(CH))
 
-// 16 bytes global -> shared, bypassing L1; src_bytes = 0 writes 16 zero bytes and reads nothing.
-__device__ __forceinline__ void twofour_cp_async16(void* dst, const void* src, unsigned src_bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(src_bytes) : "memory");
-#endif
-}
-__device__ __forceinline__ void twofour_cp_async_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-template <int PENDING>
-__device__ __forceinline__ void twofour_cp_async_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
-#endif
-}
-
 // What the kernel stages as X. op 0: X itself. op 1 (SwiGLU): X is gate|up [M][2K], the GEMM input is
 // T(T(silu(gate)) * up), rounded as tf_swiglu does. op 2 (add + RMSNorm, as tf_add_rmsnorm rounds it): with r = X
 // (the residual stream, [M][K]) and d = delta (or 0 when delta is null), v = T(r + d); the GEMM input is

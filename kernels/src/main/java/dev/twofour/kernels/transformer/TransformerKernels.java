@@ -319,6 +319,17 @@ public final class TransformerKernels {
     }
 
     /**
+     * The prefill attention kernel, -Dtwofour.attn.prefill=fa2|v1: fa2 (default) double-buffers K/V tiles with cp.async
+     * and reads its fragments with ldmatrix; v1 is the first version (plain loads between barriers), kept to compare.
+     */
+    static final String PREFILL_KERNEL = System.getProperty("twofour.attn.prefill", "fa2");
+
+    /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of 64 positions x (headDim + 8) halves. */
+    static int prefillSharedBytes(int headDim) {
+        return 2 * 2 * 64 * (headDim + 8) * 2;
+    }
+
+    /**
      * Causal prefill / chunked-prefill attention on tensor cores: sequence s has query rows
      * {@code seqStart[s] .. seqStart[s+1]-1} (int32 [numSeqs+1]) at the last positions of a context of
      * {@code ctxLens[s]} tokens, all already in the cache. {@code maxQLen}: the longest sequence's row count.
@@ -327,12 +338,25 @@ public final class TransformerKernels {
                                  long kCache, long vCache, long blockTables, int maxBlocks, long seqStart,
                                  long ctxLens, int blockSize, int numHeads, int numKvHeads, int headDim,
                                  long out, int outStride) {
+        attentionPrefill(PREFILL_KERNEL, stream, dtype, numSeqs, maxQLen, q, qStride, kCache, vCache, blockTables, maxBlocks,
+                seqStart, ctxLens, blockSize, numHeads, numKvHeads, headDim, out, outStride);
+    }
+
+    /** The same with the kernel named ("fa2" or "v1"), for tests and measurements. */
+    public void attentionPrefill(String kernel, CudaStream stream, CudaDtype dtype, int numSeqs, int maxQLen, long q, int qStride,
+                                 long kCache, long vCache, long blockTables, int maxBlocks, long seqStart,
+                                 long ctxLens, int blockSize, int numHeads, int numKvHeads, int headDim,
+                                 long out, int outStride) {
+        if (!kernel.equals("fa2") && !kernel.equals("v1")) {
+            throw new IllegalArgumentException("prefill attention kernel must be fa2 or v1 (-Dtwofour.attn.prefill), got " + kernel);
+        }
         if (numSeqs <= 0 || maxQLen <= 0) return;
         checkHeadDim(headDim);
         checkGroups(numHeads, numKvHeads);
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
-        kernels.launchDependent(fn("tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim),
-                Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS), 0, stream,
+        boolean v1 = kernel.equals("v1");
+        kernels.launchDependent(fn((v1 ? "tf_attn_prefill_v1_" : "tf_attn_prefill_") + sfx(dtype) + "_hd" + headDim),
+                Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS), v1 ? 0 : prefillSharedBytes(headDim), stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
                         .ptr(out).i32(outStride));

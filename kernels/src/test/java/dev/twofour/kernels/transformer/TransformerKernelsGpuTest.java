@@ -446,11 +446,14 @@ class TransformerKernelsGpuTest {
     void prefillAttentionMatchesReference() {
         Random r = new Random(6);
         int[][] shapes = {{4, 2, 64}, {8, 2, 128}, {6, 6, 128}};
+        for (String kernel : new String[] {"fa2", "v1"})
         for (CudaDtype dt : DTYPES) {
             for (int[] sh : shapes) {
                 int nh = sh[0], nkv = sh[1], hd = sh[2], bs = 16;
-                int[] qLens = {70, 33, 1, 130};
-                int[] ctx = {70, 150, 9, 130};   // sequence 1 is a chunk after 117 cached tokens
+                // sequence 1 is a chunk after 117 cached tokens, sequence 4 one of 300 after 95 (5 query tiles, 7 key
+                // tiles: tiles below the diagonal skip the mask)
+                int[] qLens = {70, 33, 1, 130, 300};
+                int[] ctx = {70, 150, 9, 130, 395};
                 int[] nb = new int[1];
                 int[][] tables = blockTables(r, ctx, bs, nb);
                 int maxBlocks = 0;
@@ -462,7 +465,7 @@ class TransformerKernelsGpuTest {
                 float[] kc = rand(r, slots * kvDim, 1f, dt), vc = rand(r, slots * kvDim, 1f, dt);
                 float[] qkv = rand(r, rows * qStride, 1f, dt);
                 DeviceBuffer out = poisoned16(rows * nh * hd);
-                tk.attentionPrefill(stream, dt, qLens.length, 130, dev(qkv, dt).address(), qStride, dev(kc, dt).address(),
+                tk.attentionPrefill(kernel, stream, dt, qLens.length, 300, dev(qkv, dt).address(), qStride, dev(kc, dt).address(),
                         dev(vc, dt).address(), devI32(flatten(tables, maxBlocks)).address(), maxBlocks,
                         devI32(seqStart).address(), devI32(ctx).address(), bs, nh, nkv, hd, out.address(), nh * hd);
                 float[] got = get(out, rows * nh * hd, dt);
@@ -471,7 +474,7 @@ class TransformerKernelsGpuTest {
                     float[] ref = TransformerRef.attention(qs, qStride, qLens[s], ctx[s], kc, vc, tables[s], bs, nh, nkv, hd);
                     float[] gs = java.util.Arrays.copyOfRange(got, seqStart[s] * nh * hd, seqStart[s + 1] * nh * hd);
                     assertClose(ref, gs, dt == CudaDtype.F16 ? 5e-3 : 2e-2,
-                            "prefill " + dt + " " + nh + "/" + nkv + "x" + hd + " seq " + s);
+                            "prefill " + kernel + " " + dt + " " + nh + "/" + nkv + "x" + hd + " seq " + s);
                 }
                 free();
             }
