@@ -1126,6 +1126,65 @@ public final class CudaModel implements AutoCloseable {
         return lines;
     }
 
+    /**
+     * Where a prefill of {@code n} tokens (one sequence, one chunk, context n) goes: each op of layer 0 timed alone
+     * ({@code reps} back-to-back stream launches, after a warm-up), both prefill attention kernels, and the whole
+     * forward pass. Leaves the slot it used free.
+     */
+    List<String> profilePrefill(int n, int reps) {
+        if (n > options.prefillChunk() || n > options.maxContext()) {
+            throw new IllegalArgumentException("profile prefill of " + n + " tokens needs prefillChunk and maxContext >= " + n);
+        }
+        int slot = newSequence();
+        try {
+            for (int i = 0; i < n; i++) {
+                putInt(TOK, i, 3 + i % 1000);
+                putInt(POS, i, i);
+                putInt(CROW, i, slot * options.maxContext() + i);
+            }
+            putInt(TABLE, 0, slot);
+            putInt(SEQSTART, 0, 0);
+            putInt(SEQSTART, 1, n);
+            putInt(CTXLEN, 0, n);
+            putInt(GATHER, 0, n - 1);
+            uploadStepInputs();
+            long es = dtype.byteSize();
+            int h = config.hiddenSize(), im = config.intermediateSize(), hd = config.headDim();
+            int nh = config.numHeads(), nkv = config.numKvHeads(), qDim = config.qDim(), kvDim = config.kvDim(), w = qDim + 2 * kvDim;
+            float eps = (float) config.rmsNormEps();
+            Layer l = layers.get(0);
+            long q = qkvOut.address();
+            Map<String, Runnable> ops = new LinkedHashMap<>();
+            ops.put("add+rmsnorm", () -> tk.addRmsNorm(stream, dtype, x.address(), h, delta.address(), h, l.ln1().address(), normed.address(), h, n, h, eps));
+            ops.put("qkv", () -> l.qkv().forward(stream, normed, qkvOut, n));
+            ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, n, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
+                    ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));
+            for (String kernel : new String[] {"fa2", "v1"}) {
+                ops.put("attention prefill (" + kernel + ")", () -> tk.attentionPrefill(kernel, stream, dtype, 1, n, q, w, kCache[0].address(),
+                        vCache[0].address(), ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim));
+            }
+            ops.put("o", () -> l.o().forward(stream, attnOut, delta, n));
+            ops.put("gate_up", () -> l.gateUp().forward(stream, normed, gateUpOut, n));
+            ops.put("swiglu", () -> tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, n, im));
+            ops.put("down", () -> l.down().forward(stream, act, delta, n));
+            ops.put("whole forward (all layers, last row's logits)", () -> forward(n, false, 1, 1, n, 1, true));
+            List<String> lines = new ArrayList<>();
+            try (dev.twofour.cuda.CudaEvent start = dev.twofour.cuda.CudaEvent.create(); dev.twofour.cuda.CudaEvent end = dev.twofour.cuda.CudaEvent.create()) {
+                for (Map.Entry<String, Runnable> e : ops.entrySet()) {
+                    e.getValue().run();  // warm
+                    start.record(stream);
+                    for (int i = 0; i < reps; i++) e.getValue().run();
+                    end.record(stream);
+                    end.synchronize();
+                    lines.add(String.format("  %-48s %9.1f us", e.getKey(), CudaEvent_ms(start, end) * 1000.0 / reps));
+                }
+            }
+            return lines;
+        } finally {
+            free(slot);
+        }
+    }
+
     private static double CudaEvent_ms(dev.twofour.cuda.CudaEvent a, dev.twofour.cuda.CudaEvent b) {
         return dev.twofour.cuda.CudaEvent.elapsedMillis(a, b);
     }

@@ -95,6 +95,10 @@ public final class DecodeSpeed {
                     String line = String.format("%-6s prefill %5d tokens: %8.2f ms, %9.0f tok/s", mode, prefill, best, prefill * 1000.0 / best);
                     System.out.println(line);
                     table.add(line);
+                    if (profile) {
+                        System.out.println(mode + " prefill " + prefill + " tokens, profile (layer 0 weights, stream launches):");
+                        m.profilePrefill(prefill, 5).forEach(System.out::println);
+                    }
                 }
                 for (int b : batches) {
                     int[] slots = new int[b], last = new int[b];
