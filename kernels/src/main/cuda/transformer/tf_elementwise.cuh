@@ -121,13 +121,16 @@ __device__ void add_rmsnorm(T* x, int xStride, const T* delta, int dStride, cons
     }
 }
 
-// Grid (rows, any): blocks (r, y) of token row r, at position positions[r], share its work:
+// Grid (rows, gy), block = (headDim / 2) x H threads: blocks (r, y) of token row r, at position positions[r], share
+// its work:
 //  - q (if not null): numHeads heads of headDim, rotated in place;
 //  - k (if not null): numKvHeads heads, rotated in place when rotateK; then, when kCache is not null and
 //    slots[r] >= 0, k (rotated) and v are written to cache slot slots[r] (cache layout [slot][numKvHeads*headDim]).
 // Rotation: Hugging Face rotate_half order; pair j = (j, j + headDim/2), angle = fp32(position * invFreq[j]).
-// Every (row, pair) is independent: the y blocks split the pairs so that each thread does about one
-// (a single block looping over all pairs of a row was latency-bound: 17 us for llama2-7b).
+// Thread (j, hl) computes the angle of pair j once and rotates pair j of heads hl + H (y + gy i), q's and k's: a
+// prefill of 2048 rows spent most of its 104 us per layer in sincosf when every (head, pair) computed its own. The
+// launcher makes gy large for a few rows (decode: one head per thread, as before; a single block looping over all
+// pairs of a row was latency-bound: 17 us for llama2-7b) and small for many.
 template <typename T>
 __device__ void rope_append(T* q, int qStride, int numHeads, T* k, int kStride, const T* v, int vStride,
                             int numKvHeads, int rotateK, const int* __restrict__ positions,
@@ -135,47 +138,43 @@ __device__ void rope_append(T* q, int qStride, int numHeads, T* k, int kStride, 
                             const float* __restrict__ invFreq, int headDim) {
     const int r = blockIdx.x;
     const int half = headDim / 2;
-    const float pos = (float)positions[r];
-    const int first = blockIdx.y * blockDim.x + threadIdx.x, step = gridDim.y * blockDim.x;
+    const int j = threadIdx.x % half, lanesH = blockDim.x / half;
+    const int h0 = blockIdx.y * lanesH + threadIdx.x / half, hStep = gridDim.y * lanesH;
+    float s = 0.f, c = 1.f;
+    if (q != nullptr || rotateK) sincosf((float)positions[r] * invFreq[j], &s, &c);
     if (q != nullptr) {
-        T* qr = q + (size_t)r * qStride;
-        for (int i = first; i < numHeads * half; i += step) {
-            const int h = i / half, j = i - h * half;
+        T* qr = q + (size_t)r * qStride + j;
+        for (int h = h0; h < numHeads; h += hStep) {
             T* p = qr + h * headDim;
-            float s, c;
-            sincosf(pos * invFreq[j], &s, &c);
-            const float a = to_f(p[j]), b = to_f(p[j + half]);
-            p[j] = from_f<T>(a * c - b * s);
-            p[j + half] = from_f<T>(b * c + a * s);
+            const float a = to_f(p[0]), b = to_f(p[half]);
+            p[0] = from_f<T>(a * c - b * s);
+            p[half] = from_f<T>(b * c + a * s);
         }
     }
     if (k == nullptr) return;
     const int kvDim = numKvHeads * headDim;
     const int slot = (kCache != nullptr && slots != nullptr) ? slots[r] : -1;
-    T* kr = k + (size_t)r * kStride;
-    for (int i = first; i < numKvHeads * half; i += step) {
-        const int h = i / half, j = i - h * half;
+    T* kr = k + (size_t)r * kStride + j;
+    for (int h = h0; h < numKvHeads; h += hStep) {
         T* p = kr + h * headDim;
-        T ra = p[j], rb = p[j + half];
+        T ra = p[0], rb = p[half];
         if (rotateK) {
-            float s, c;
-            sincosf(pos * invFreq[j], &s, &c);
             const float a = to_f(ra), b = to_f(rb);
             ra = from_f<T>(a * c - b * s);
             rb = from_f<T>(b * c + a * s);
-            p[j] = ra;
-            p[j + half] = rb;
+            p[0] = ra;
+            p[half] = rb;
         }
         if (slot >= 0) {
-            T* dst = kCache + (size_t)slot * kvDim + h * headDim;
-            dst[j] = ra;
-            dst[j + half] = rb;
+            T* dst = kCache + (size_t)slot * kvDim + h * headDim + j;
+            dst[0] = ra;
+            dst[half] = rb;
         }
     }
     if (slot >= 0) {
         const T* vr = v + (size_t)r * vStride;
         T* dst = vCache + (size_t)slot * kvDim;
-        for (int i = first; i < kvDim; i += step) dst[i] = vr[i];
+        for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < kvDim; i += gridDim.y * blockDim.x) dst[i] = vr[i];
     }
 }
 

@@ -101,10 +101,16 @@ public final class TransformerKernels {
                            long positions, long slots, long kCache, long vCache, long invFreq, int headDim) {
         if (rows <= 0) return;
         if (headDim % 2 != 0) throw new IllegalArgumentException("RoPE needs an even head_dim, got " + headDim);
-        // blocks (row, y) split a row's pairs and v elements so each thread handles about one
-        int work = Math.max(q != 0 ? numHeads * (headDim / 2) : 0, k != 0 ? numKvHeads * headDim : 0);
-        int gy = Math.max(1, Math.min(1024, (work + 127) / 128));
-        kernels.launchDependent(fn("tf_rope_append_" + sfx(dtype)), Dim3.of(rows, gy), Dim3.of(128), 0, stream,
+        // Threads (pair j, head lane): one angle per thread, applied to heads lane, lane + lanes, ... The y blocks split
+        // the heads: one per head lane for few rows (decode: every thread one q and one k pair), fewer once the rows
+        // alone give ~8 blocks per SM (prefill: each thread's angle serves several heads).
+        int half = headDim / 2;
+        if (half > 1024) throw new IllegalArgumentException("RoPE supports head_dim up to 2048, got " + headDim);
+        int lanes = Math.max(1, 128 / half), block = half * lanes;
+        int heads = Math.max(q != 0 ? numHeads : 0, k != 0 ? numKvHeads : 0);
+        int maxGy = Math.max(1, (heads + lanes - 1) / lanes);
+        int gy = Math.max(1, Math.min(maxGy, (8 * kernels.multiprocessors() + rows - 1) / rows));
+        kernels.launchDependent(fn("tf_rope_append_" + sfx(dtype)), Dim3.of(rows, gy), Dim3.of(block), 0, stream,
                 new KernelArgs().ptr(q).i32(qStride).i32(numHeads).ptr(k).i32(kStride).ptr(v).i32(vStride)
                         .i32(numKvHeads).i32(rotateK ? 1 : 0).ptr(positions).ptr(slots).ptr(kCache).ptr(vCache)
                         .ptr(invFreq).i32(headDim));

@@ -176,8 +176,9 @@ class TransformerKernelsGpuTest {
     void ropeAndKvAppendMatchReference() {
         Random r = new Random(3);
         for (CudaDtype dt : DTYPES) {
-            for (int headDim : new int[] {64, 128, 46}) {
-                int rows = 7, nh = 6, nkv = 2, qDim = nh * headDim, kvDim = nkv * headDim, width = qDim + 2 * kvDim;
+            // 7 rows: one head per thread; 1500 rows: one block per row, each thread's angle serves every head
+            for (int[] shape : new int[][] {{64, 7}, {128, 7}, {46, 7}, {128, 1500}, {46, 1500}}) {
+                int headDim = shape[0], rows = shape[1], nh = 6, nkv = 2, qDim = nh * headDim, kvDim = nkv * headDim, width = qDim + 2 * kvDim;
                 float[] qkv = rand(r, rows * width, 1f, dt);
                 int[] pos = new int[rows];
                 int[] slots = new int[rows];
@@ -194,7 +195,7 @@ class TransformerKernelsGpuTest {
                 float[] ref = qkv.clone();
                 TransformerRef.rope(dt, ref, width, rows, nh + nkv, headDim, pos, inv);  // q and k heads are adjacent
                 float[] got = get(d, rows * width, dt);
-                assertClose(ref, got, ulpTol(dt), "rope " + dt + " hd " + headDim);
+                assertClose(ref, got, ulpTol(dt), "rope " + dt + " hd " + headDim + ", " + rows + " rows");
                 float[] kGot = get(kc, cacheSlots * kvDim, dt), vGot = get(vc, cacheSlots * kvDim, dt);
                 for (int i = 0; i < rows; i++) {
                     if (slots[i] < 0) continue;
