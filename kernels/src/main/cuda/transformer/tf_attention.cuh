@@ -659,18 +659,20 @@ __device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* p) {
 //    grid is short ones.
 // Rows are 16 bytes longer than HD (LDS): the 8 row addresses of one ldmatrix tile then fall in distinct bank groups.
 // Positions past kvEnd are zero-filled by cp.async (their V must not be garbage: P = 0 times NaN is NaN).
-template <typename T, int HD>
+template <typename T, int HD, int BK>
 __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __restrict__ kCache,
                              const T* __restrict__ vCache, const int* __restrict__ blockTables, int maxBlocks,
                              const int* __restrict__ seqStart, const int* __restrict__ ctxLens, int blockSize,
                              int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {
-    constexpr int BQ = 64, BK = 64, LDS = HD + 8;
+    constexpr int BQ = 64, LDS = HD + 8;
+    static_assert(BK == 32 || BK == 64, "key tiles of 32 or 64 positions");
     constexpr int KK = HD / 16;   // k-steps of Q·Kᵀ
     constexpr int NO = HD / 8;    // n-tiles of the output
     constexpr int VEC = HD / 8;   // 16-byte pieces per K or V row
     extern __shared__ __align__(16) uint8_t attnSmem[];
     T* sK = reinterpret_cast<T*>(attnSmem);   // [2][BK][LDS]
     T* sV = sK + 2 * BK * LDS;                // [2][BK][LDS]
+    __shared__ int sslot[2][BK];              // cache slots of the positions of tiles j (j & 1), -1 past kvEnd
 
     const int s = blockIdx.z, h = blockIdx.y;
     const int rowStart = seqStart[s];
@@ -688,18 +690,25 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
     const int kvEnd = posBase + min(qLen, q0 + BQ);  // keys needed by this block: 0 .. kvEnd-1
     const int tiles = (kvEnd + BK - 1) / BK;
 
+    // Slots are looked up once per position, two tiles ahead (the block-table division was most of the integer work
+    // when every 16-byte piece did its own).
+    auto slotsOf = [&](int tile, int i) {
+        const int p = tile * BK + i;
+        sslot[tile & 1][i] = p < kvEnd ? table[p / blockSize] * blockSize + p % blockSize : -1;
+    };
     auto load = [&](int tile) {
-        const int kt = tile * BK, buf = tile & 1;
+        const int buf = tile & 1;
         for (int i = tid; i < BK * VEC; i += ATT_THREADS) {
             const int row = i / VEC, c = (i % VEC) * 8;
-            const int p = kt + row;
-            const bool ok = p < kvEnd;
-            const size_t off = ok ? (size_t)(table[p / blockSize] * blockSize + p % blockSize) * kvDim + (size_t)kvh * HD + c : 0;
-            twofour_cp_async16(sK + (buf * BK + row) * LDS + c, kCache + off, ok ? 16u : 0u);
-            twofour_cp_async16(sV + (buf * BK + row) * LDS + c, vCache + off, ok ? 16u : 0u);
+            const int slot = sslot[buf][row];
+            const size_t off = slot >= 0 ? (size_t)slot * kvDim + (size_t)kvh * HD + c : 0;
+            twofour_cp_async16(sK + (buf * BK + row) * LDS + c, kCache + off, slot >= 0 ? 16u : 0u);
+            twofour_cp_async16(sV + (buf * BK + row) * LDS + c, vCache + off, slot >= 0 ? 16u : 0u);
         }
         twofour_cp_async_commit();
     };
+    for (int i = tid; i < 2 * BK; i += ATT_THREADS) slotsOf(i / BK, i % BK);
+    __syncthreads();
     load(0);
 
     // Q fragments of this warp's 16 rows (rows past qLen read as zero; their output is not stored).
@@ -734,7 +743,8 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
         if (j + 1 < tiles) load(j + 1);
         else twofour_cp_async_commit();  // an empty group keeps the wait count uniform
         twofour_cp_async_wait<1>();      // this thread's copies of tile j have landed
-        __syncthreads();                 // ... and everyone's
+        __syncthreads();                 // ... and everyone's (and load(j + 1) has read sslot[(j + 1) & 1])
+        for (int i = tid; i < BK; i += ATT_THREADS) slotsOf(j + 2, i);  // published by the barrier at the end
         const T* k = sK + (j & 1) * BK * LDS;
         const T* v = sV + (j & 1) * BK * LDS;
         const int kt = j * BK;
@@ -811,7 +821,7 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
                 mma16816<T>(o[n + 1], a, b[2], b[3]);
             }
         }
-        __syncthreads();  // every warp is done with buffer j & 1 before tile j + 2 is loaded into it
+        __syncthreads();  // every warp is done with buffer j & 1 before tile j + 2 is loaded into it; sslot published
     }
     // normalise and store
 #pragma unroll
@@ -833,6 +843,16 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
 }  // namespace tf
 
 
+// The fa2 prefill kernel with key tiles of BK positions, compiled for at least MINB blocks per SM (registers).
+#define TF_ATTN_PREFILL(T, SUF, HD, BK, MINB, VARIANT)                                                             \
+extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS, MINB) tf_attn_prefill_##SUF##_hd##HD##VARIANT(      \
+        const T* q, int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks,            \
+        const int* seqStart, const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2,      \
+        T* out, int outStride) {                                                                                    \
+    twofour_pdl_enter();                                                                                            \
+    tf::attn_prefill<T, HD, BK>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,   \
+                                numHeads, numKvHeads, scaleLog2, out, outStride);                                   \
+}
 #define TF_ATTENTION(T, SUF, HD)                                                                                   \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode_##SUF##_hd##HD(const T* q,           \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* kvLens,     \
@@ -846,13 +866,10 @@ extern "C" __global__ void tf_attn_combine_##SUF##_hd##HD(const float* partO, co
     twofour_pdl_enter();                                                                                            \
     tf::attn_combine<T, HD>(partO, partML, numSplits, numHeads, out, outStride);                                   \
 }                                                                                                                   \
-extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_prefill_##SUF##_hd##HD(const T* q,          \
-        int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
-        const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \
-    twofour_pdl_enter();                                                                                            \
-    tf::attn_prefill<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,       \
-                            numHeads, numKvHeads, scaleLog2, out, outStride);                                       \
-}                                                                                                                   \
+TF_ATTN_PREFILL(T, SUF, HD, 64, 2, )                                                                               \
+TF_ATTN_PREFILL(T, SUF, HD, 64, 3, _b3)                                                                            \
+TF_ATTN_PREFILL(T, SUF, HD, 32, 3, _bk32)                                                                          \
+TF_ATTN_PREFILL(T, SUF, HD, 32, 4, _bk32_b4)                                                                       \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_prefill_v1_##SUF##_hd##HD(const T* q,       \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
         const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \
@@ -866,6 +883,7 @@ TF_ATTENTION(tf::f16, f16, 128)
 TF_ATTENTION(tf::bf16, bf16, 64)
 TF_ATTENTION(tf::bf16, bf16, 128)
 #undef TF_ATTENTION
+#undef TF_ATTN_PREFILL
 
 #define TF_ATTN_DECODE1(T, SUF, HD, MAXG)                                                                          \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode1_##SUF##_hd##HD##_g##MAXG(const T* q, \

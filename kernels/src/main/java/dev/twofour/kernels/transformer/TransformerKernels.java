@@ -7,6 +7,7 @@ import dev.twofour.cuda.Dim3;
 import dev.twofour.cuda.KernelArgs;
 import dev.twofour.kernels.Kernels;
 
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -325,14 +326,17 @@ public final class TransformerKernels {
     }
 
     /**
-     * The prefill attention kernel, -Dtwofour.attn.prefill=fa2|v1: fa2 (default) double-buffers K/V tiles with cp.async
+     * The prefill attention kernel, -Dtwofour.attn.prefill (one of PREFILL_KERNELS): fa2 (default) double-buffers K/V tiles with cp.async
      * and reads its fragments with ldmatrix; v1 is the first version (plain loads between barriers), kept to compare.
      */
     static final String PREFILL_KERNEL = System.getProperty("twofour.attn.prefill", "fa2");
 
-    /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of 64 positions x (headDim + 8) halves. */
-    static int prefillSharedBytes(int headDim) {
-        return 2 * 2 * 64 * (headDim + 8) * 2;
+    /** The prefill kernels: fa2 and its variants (key tiles of 32, compiled for 3 or 4 blocks per SM), and v1. */
+    public static final List<String> PREFILL_KERNELS = List.of("fa2", "fa2-b3", "fa2-bk32", "fa2-bk32-b4", "v1");
+
+    /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of {@code keys} positions x (headDim + 8) halves. */
+    static int prefillSharedBytes(int headDim, int keys) {
+        return 2 * 2 * keys * (headDim + 8) * 2;
     }
 
     /**
@@ -353,16 +357,18 @@ public final class TransformerKernels {
                                  long kCache, long vCache, long blockTables, int maxBlocks, long seqStart,
                                  long ctxLens, int blockSize, int numHeads, int numKvHeads, int headDim,
                                  long out, int outStride) {
-        if (!kernel.equals("fa2") && !kernel.equals("v1")) {
-            throw new IllegalArgumentException("prefill attention kernel must be fa2 or v1 (-Dtwofour.attn.prefill), got " + kernel);
+        if (!PREFILL_KERNELS.contains(kernel)) {
+            throw new IllegalArgumentException("prefill attention kernel must be one of " + PREFILL_KERNELS + " (-Dtwofour.attn.prefill), got " + kernel);
         }
         if (numSeqs <= 0 || maxQLen <= 0) return;
         checkHeadDim(headDim);
         checkGroups(numHeads, numKvHeads);
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
         boolean v1 = kernel.equals("v1");
-        kernels.launchDependent(fn((v1 ? "tf_attn_prefill_v1_" : "tf_attn_prefill_") + sfx(dtype) + "_hd" + headDim),
-                Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS), v1 ? 0 : prefillSharedBytes(headDim), stream,
+        String name = v1 ? "tf_attn_prefill_v1_" + sfx(dtype) + "_hd" + headDim
+                : "tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim + kernel.substring(3).replace('-', '_');
+        kernels.launchDependent(fn(name), Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS),
+                v1 ? 0 : prefillSharedBytes(headDim, kernel.contains("bk32") ? 32 : 64), stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
                         .ptr(out).i32(outStride));

@@ -447,7 +447,7 @@ class TransformerKernelsGpuTest {
     void prefillAttentionMatchesReference() {
         Random r = new Random(6);
         int[][] shapes = {{4, 2, 64}, {8, 2, 128}, {6, 6, 128}};
-        for (String kernel : new String[] {"fa2", "v1"})
+        for (String kernel : TransformerKernels.PREFILL_KERNELS)
         for (CudaDtype dt : DTYPES) {
             for (int[] sh : shapes) {
                 int nh = sh[0], nkv = sh[1], hd = sh[2], bs = 16;

@@ -1159,7 +1159,7 @@ public final class CudaModel implements AutoCloseable {
             ops.put("qkv", () -> l.qkv().forward(stream, normed, qkvOut, n));
             ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, n, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
                     ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));
-            for (String kernel : new String[] {"fa2", "v1"}) {
+            for (String kernel : TransformerKernels.PREFILL_KERNELS) {
                 ops.put("attention prefill (" + kernel + ")", () -> tk.attentionPrefill(kernel, stream, dtype, 1, n, q, w, kCache[0].address(),
                         vCache[0].address(), ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim));
             }
