@@ -236,18 +236,46 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   __syncthreads();
   if (!isLast) return;
   __threadfence();
+  // The fixup is the kernel's serial tail: keep many loads in flight (U float4 per thread for each of 4 splits at a time,
+  // 16 L2 round trips' worth at once) rather than one dependent sum per load.
+  constexpr int U = 4;
   const float* base = ws + (size_t)rowGroup * splits * (MT * BN);
-  for (int idx = tid; idx < M * (BN / 4); idx += THREADS) {
-    const int m = idx / (BN / 4), r = 4 * (idx % (BN / 4));
-    float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int sp = 0; sp < splits; sp++) {  // in split order: the result does not depend on who arrived last
-      const float4 v = __ldcg(reinterpret_cast<const float4*>(base + (size_t)sp * (MT * BN) + m * BN + r));
-      sum.x += v.x; sum.y += v.y; sum.z += v.z; sum.w += v.w;
-    }
-    const float f[4] = {sum.x, sum.y, sum.z, sum.w};
+  const int total = M * (BN / 4);
+#pragma unroll 1
+  for (int idx0 = tid; idx0 < total; idx0 += THREADS * U) {
+    float4 sum[U];
 #pragma unroll
-    for (int c = 0; c < 4; c++)
-      if (rowBase + r + c < N) Y[(size_t)m * ldy + rowBase + r + c] = Conv::fromFloat(f[c]);
+    for (int u = 0; u < U; u++) sum[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 1
+    for (int sp0 = 0; sp0 < splits; sp0 += 4) {
+      float4 v[4][U];
+#pragma unroll
+      for (int j = 0; j < 4; j++)
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+          const int idx = idx0 + u * THREADS;
+          v[j][u] = make_float4(0.f, 0.f, 0.f, 0.f);
+          if (sp0 + j < splits && idx < total)
+            v[j][u] = __ldcg(reinterpret_cast<const float4*>(base + (size_t)(sp0 + j) * (MT * BN)) + idx);
+        }
+#pragma unroll
+      for (int j = 0; j < 4; j++)  // in split order: the result does not depend on who arrived last
+        if (sp0 + j < splits)
+#pragma unroll
+          for (int u = 0; u < U; u++) {
+            sum[u].x += v[j][u].x; sum[u].y += v[j][u].y; sum[u].z += v[j][u].z; sum[u].w += v[j][u].w;
+          }
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const int idx = idx0 + u * THREADS;
+      if (idx >= total) break;
+      const int m = idx / (BN / 4), r = 4 * (idx % (BN / 4));
+      const float f[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
+#pragma unroll
+      for (int c = 0; c < 4; c++)
+        if (rowBase + r + c < N) Y[(size_t)m * ldy + rowBase + r + c] = Conv::fromFloat(f[c]);
+    }
   }
   if (tid == 0) counters[rowGroup] = 0u;  // every split has arrived: ready for the next launch
 }

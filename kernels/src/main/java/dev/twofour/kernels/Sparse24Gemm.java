@@ -11,6 +11,8 @@ import dev.twofour.cuda.KernelArgs;
  * (values [n][kp/2], metadata [n][kp/8]; docs/FORMAT.md), X and Y fp16 or bf16 with row strides,
  * fp32 accumulation. Built for decode (m = 1..16) where the GEMM is memory-bound; see
  * kernels/src/main/cuda/sparse24_gemm.cuh for the layout of the work and kernels/NOTES.md for timings.
+ * For 16 < m <= 64 the wide kernel ({@link WidePlan}, kernels/src/main/cuda/sparse24_wide.cuh) reads every weight once
+ * for all tokens with mma.sp on ldmatrix fragments.
  *
  * <p>Split-K partial sums go to workspaces this object owns: fp32 partials, and one arrival counter
  * per output tile in a buffer of its own (zeroed once; the kernel resets each counter after use, so
@@ -456,9 +458,15 @@ public final class Sparse24Gemm implements AutoCloseable {
         reserveWorkspace(plan.workspaceFloats() * 4, plan.counters() * 4L);
     }
 
-    /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
+    /**
+     * Makes sure the workspaces fit {@code plan} and, for its shape, the wide plan the plan-less {@link #run} takes at
+     * 16 < m <= 64 (so a caller that reserves the classic plan before capturing a CUDA graph stays safe); allocates and
+     * synchronizes the context when one grows.
+     */
     public void reserve(Plan plan) {
         reserveWorkspace(plan.workspaceFloats() * 4, plan.counters() * 4L);
+        WidePlan wide = defaultWidePlan(plan.m(), plan.n(), plan.k());
+        if (wide != null) reserve(wide);
     }
 
     private void reserveWorkspace(long floats, long ctrs) {
@@ -478,7 +486,10 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
     }
 
-    /** Y = X · Wᵀ with the default kernel and plan (the streaming kernel where it applies). Strides are in elements. */
+    /**
+     * Y = X · Wᵀ with the default kernel and plan: for 16 < m <= 64 the wide kernel where it applies ({@link #defaultWidePlan}),
+     * else the streaming kernel where it applies, else the classic one. Strides are in elements.
+     */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k) {
         run(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, false);
