@@ -43,6 +43,7 @@
 // Programmatic dependent launch: twofour_pdl_release() first (prologue & 1), the weights of the first STAGES-1 stages
 // are issued before twofour_pdl_wait() (weights depend on no kernel); X, Y, the workspace and counters after it.
 #pragma once
+#include <cooperative_groups.h>
 #include "common.cuh"
 #include "sparse24_mmasp.cuh"
 #include "sparse24_stream.cuh"
@@ -100,7 +101,7 @@ __device__ __forceinline__ void twofour_wide_block(float (&acc)[2][MT / 8][4], c
   }
 }
 
-template <typename Conv, int MT, int WARPS, int STAGES>
+template <typename Conv, int MT, int WARPS, int STAGES, int CLUSTER>
 __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict__ X, long long ldx,
                                                       const uint8_t* __restrict__ values, const uint8_t* __restrict__ meta,
                                                       uint16_t* __restrict__ Y, long long ldy, int M, int N, int K,
@@ -219,6 +220,52 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
         }
     return;
   }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if constexpr (CLUSTER > 1) {
+    // The CLUSTER CTAs of a row group (the splits, gridDim.y == CLUSTER) form one thread-block cluster: each leaves its
+    // fp32 partial tile [MT][BN + 4] in its own shared memory (the ring is done), and CTA j sums slice j of the tile over
+    // the CTAs' shared memory (distributed shared memory) in split order and writes Y. No global partials, counters or
+    // serial tail.
+    constexpr int LD = BN + 4;  // +4 floats: fragment stores of rows g and tokens 2t spread over the banks
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    float* tile = reinterpret_cast<float*>(smem);
+    __syncthreads();  // every warp is done with the ring
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+      for (int o = 0; o < MT / 8; o++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+          const int m = 8 * o + 2 * t + (c & 1), r = warpRow0 + 16 * i + g + 8 * (c >> 1);
+          if (8 * o < M) tile[m * LD + r] = acc[i][o][c];
+        }
+    cluster.sync();  // all partial tiles written and visible across the cluster
+    const int rank = (int)cluster.block_rank();
+    const float* peers[CLUSTER];
+#pragma unroll
+    for (int sp = 0; sp < CLUSTER; sp++) peers[sp] = cluster.map_shared_rank(tile, sp);
+    const int total = M * (BN / 4), per = (total + CLUSTER - 1) / CLUSTER;
+    const int end = min(total, (rank + 1) * per);
+    for (int idx = rank * per + tid; idx < end; idx += THREADS) {
+      const int m = idx / (BN / 4), r = 4 * (idx % (BN / 4));
+      float4 v[CLUSTER];
+#pragma unroll
+      for (int sp = 0; sp < CLUSTER; sp++) v[sp] = *reinterpret_cast<const float4*>(peers[sp] + m * LD + r);
+      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+      for (int sp = 0; sp < CLUSTER; sp++) {  // in split order
+        sum.x += v[sp].x; sum.y += v[sp].y; sum.z += v[sp].z; sum.w += v[sp].w;
+      }
+      const float f[4] = {sum.x, sum.y, sum.z, sum.w};
+#pragma unroll
+      for (int c = 0; c < 4; c++)
+        if (rowBase + r + c < N) Y[(size_t)m * ldy + rowBase + r + c] = Conv::fromFloat(f[c]);
+    }
+    cluster.sync();  // no CTA leaves while another still reads its shared memory
+    return;
+  }
+#endif
   float* part = ws + (size_t)(rowGroup * splits + split) * (MT * BN);
 #pragma unroll
   for (int i = 0; i < 2; i++)
@@ -285,8 +332,8 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   extern "C" __global__ void __launch_bounds__(32 * WARPS, 2)                                                       \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy,   \
        int M, int N, int K, int winPerSplit, float* ws, unsigned* counters, int prologue) {                       \
-    twofour_sparse24_wide<CONV, MT, WARPS, STAGES>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws, counters, \
-                                                   prologue);                                                     \
+    twofour_sparse24_wide<CONV, MT, WARPS, STAGES, 0>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws,      \
+                                                      counters, prologue);                                         \
   }
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 6)
@@ -296,3 +343,29 @@ TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 4)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn256, BF16, 64, 8, 4)
+
+// Split-K reduced across a thread-block cluster of the CL splits of a row group (distributed shared memory; sm_90+:
+// the grid's y dimension must equal CL). _cl<CL> kernels; not compiled for older GPUs.
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+#define TWOFOUR_SPARSE24_WIDE_CL(NAME, CONV, MT, WARPS, STAGES, CL)                                                  \
+  extern "C" __global__ void __cluster_dims__(1, CL, 1) __launch_bounds__(32 * WARPS, 2)                            \
+  NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy,   \
+       int M, int N, int K, int winPerSplit, float* ws, unsigned* counters, int prologue) {                       \
+    twofour_sparse24_wide<CONV, MT, WARPS, STAGES, CL>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws,     \
+                                                       counters, prologue);                                        \
+  }
+#define TWOFOUR_SPARSE24_WIDE_CLS(PREFIX, CONV, MT, WARPS, STAGES)             \
+  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl2, CONV, MT, WARPS, STAGES, 2)           \
+  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl3, CONV, MT, WARPS, STAGES, 3)           \
+  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl4, CONV, MT, WARPS, STAGES, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn256, BF16, 64, 8, 4)
+#undef TWOFOUR_SPARSE24_WIDE_CLS
+#undef TWOFOUR_SPARSE24_WIDE_CL
+#endif

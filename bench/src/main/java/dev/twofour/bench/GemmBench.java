@@ -240,8 +240,12 @@ public final class GemmBench {
             java.util.Set<Sparse24Gemm.WidePlan> wides = new java.util.LinkedHashSet<>();
             wides.add(wide);
             for (int rows : new int[] {128, 256})
-                for (int splits : new int[] {0, 1, 2, 3, 4, 6, 8})
-                    wides.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
+                for (int splits : new int[] {0, 1, 2, 3, 4, 6, 8}) {
+                    Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits);
+                    if (p == null) continue;
+                    wides.add(p);
+                    if (ours.wideClusters()) wides.add(p.withClusterReduce(true));   // 2-4 splits reduced in a cluster
+                }
             wides.remove(null);
             for (Sparse24Gemm.WidePlan p : wides) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
             tiles = new int[0];
@@ -303,7 +307,8 @@ public final class GemmBench {
                                 float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.WidePlan p) {
         ours.reserve(p);
         String note = "wide, tile " + p.tokensPerTile() + ", " + p.rowsPerCta() + " rows x " + p.stages() + " stages, " + p.rowGroups()
-                + " row groups x " + p.splits() + " splits of " + p.windowsPerSplit() + " windows, " + p.ctas() + " CTAs";
+                + " row groups x " + p.splits() + " splits of " + p.windowsPerSplit() + " windows" + (p.clusterReduce() ? " (cluster)" : "")
+                + ", " + p.ctas() + " CTAs";
         return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,
                 c -> ours.run(stream, o.dtype(), x, s.k(), vals[c], meta[c], y, s.n(), p));
     }

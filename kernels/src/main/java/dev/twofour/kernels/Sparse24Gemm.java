@@ -235,20 +235,32 @@ public final class Sparse24Gemm implements AutoCloseable {
     static final int WIDE_WINDOW = 64;
     /** Largest m the wide kernel takes (its largest token tile). */
     public static final int WIDE_MAX_M = 64;
+    /** Most splits the wide kernel reduces in a thread-block cluster (its _cl2, _cl3, _cl4 kernels). */
+    static final int WIDE_MAX_CLUSTER = 4;
     /** The wide kernel's compiled CTA shapes: {rows per CTA, ring stages} (4 warps x 32 rows with 6 stages, 8 x 32 with 4). */
     static final int[][] WIDE_VARIANTS = {{128, 6}, {256, 4}};
 
     /**
      * How the wide kernel (sparse24_wide.cuh, 16 < m <= 64) runs one call: tokens per tile (32 or 64, at least m), rows
      * per CTA (128 or 256) and the ring's stages, CTAs along rows ({@code rowGroups}) and along K ({@code splits} of
-     * {@code windowsPerSplit} 64-input windows), and the dynamic shared memory.
+     * {@code windowsPerSplit} 64-input windows), the dynamic shared memory, and how split-K partial sums meet:
+     * {@code clusterReduce} (2 to 4 splits, sm_90+): the splits of a row group form a thread-block cluster and reduce in
+     * distributed shared memory; else fp32 partials in the workspace, summed by the last CTA to arrive.
      */
     public record WidePlan(int m, int n, int k, int tokensPerTile, int rowsPerCta, int stages, int rowGroups, int splits,
-                           int windowsPerSplit, int sharedBytes) {
-        /** fp32 partials: one [tokensPerTile][rowsPerCta] block per (row group, split) when K is split. */
-        public long workspaceFloats() { return splits > 1 ? (long) rowGroups * splits * tokensPerTile * rowsPerCta : 0; }
-        /** Arrival counters: one per row group when K is split. */
-        public int counters() { return splits > 1 ? rowGroups : 0; }
+                           int windowsPerSplit, int sharedBytes, boolean clusterReduce) {
+        /** fp32 partials: one [tokensPerTile][rowsPerCta] block per (row group, split) when K is split without a cluster. */
+        public long workspaceFloats() { return splits > 1 && !clusterReduce ? (long) rowGroups * splits * tokensPerTile * rowsPerCta : 0; }
+        /** Arrival counters: one per row group when K is split without a cluster. */
+        public int counters() { return splits > 1 && !clusterReduce ? rowGroups : 0; }
+        /**
+         * This plan with the splits reduced in a cluster ({@code cluster}, compiled for 2 to 4 splits: null otherwise) or
+         * through the workspace.
+         */
+        public WidePlan withClusterReduce(boolean cluster) {
+            if (cluster && (splits < 2 || splits > WIDE_MAX_CLUSTER)) return null;
+            return new WidePlan(m, n, k, tokensPerTile, rowsPerCta, stages, rowGroups, splits, windowsPerSplit, sharedBytes, cluster);
+        }
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
         /** Thread blocks launched. */
         public long ctas() { return (long) rowGroups * splits; }
@@ -260,7 +272,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
         /** The kernel's name for this plan and element type suffix ("f16", "bf16"). */
         String kernelName(String dtypeSuffix) {
-            return "twofour_sparse24_wide_" + dtypeSuffix + "_mt" + tokensPerTile + "_bn" + rowsPerCta;
+            return "twofour_sparse24_wide_" + dtypeSuffix + "_mt" + tokensPerTile + "_bn" + rowsPerCta + (clusterReduce ? "_cl" + splits : "");
         }
     }
 
@@ -271,7 +283,12 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /** The wide kernel's plan for this shape on a GPU with {@code multiprocessors} SMs and {@code sharedOptin} bytes of shared memory per block, rows per CTA and splits picked by the cost model. */
     public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin) {
-        return widePlan(m, n, k, multiprocessors, sharedOptin, 0, 0);
+        return widePlan(m, n, k, multiprocessors, sharedOptin, 0, 0, false);
+    }
+
+    /** {@link #widePlan(int, int, int, int, int, int, int, boolean)} without cluster reduction (any GPU). */
+    public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits) {
+        return widePlan(m, n, k, multiprocessors, sharedOptin, rowsPerCta, forcedSplits, false);
     }
 
     /**
@@ -283,9 +300,11 @@ public final class Sparse24Gemm implements AutoCloseable {
      * over all SMs but at most ~30 GB/s into one SM (so 3 TB/s needs 100 of the H100's 132 SMs), in one wave of CTAs; each split-K row group then pays
      * ~1 us (fence, counter, L2 round trip) plus its last CTA's read of {@code splits x m x rows x 4} bytes of partials at
      * ~100 GB/s, which is why small row groups with few splits beat large ones with many (4096x4096 at m = 64: 128 rows x 4
-     * splits, 128 CTAs).
+     * splits, 128 CTAs). With {@code clusters} (an sm_90+ GPU) 2 to 4 splits reduce in a thread-block cluster instead:
+     * ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of distributed shared memory at ~200 GB/s.
      */
-    public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits) {
+    public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits,
+                                    boolean clusters) {
         checkShape(m, n, k);
         if (m > WIDE_MAX_M || k % WIDE_WINDOW != 0) return null;
         if (rowsPerCta != 0 && rowsPerCta != 128 && rowsPerCta != 256) {
@@ -311,10 +330,11 @@ public final class Sparse24Gemm implements AutoCloseable {
                 int splits = (windows + wps - 1) / wps;
                 long ctas = (long) rowGroups * splits;
                 if (forcedSplits == 0 && splits > 1 && ctas > slots) break;  // one wave (more splits only add CTAs)
-                double cost = wideCostMicros(m, rows, rowGroups, splits, wps, sms, slots);
+                boolean cluster = clusters && splits >= 2 && splits <= WIDE_MAX_CLUSTER;
+                double cost = wideCostMicros(m, rows, rowGroups, splits, wps, sms, slots, cluster);
                 if (cost < bestCost) {
                     bestCost = cost;
-                    best = new WidePlan(m, n, k, tile, rows, stages, rowGroups, splits, wps, shared);
+                    best = new WidePlan(m, n, k, tile, rows, stages, rowGroups, splits, wps, shared, cluster);
                 }
             }
         }
@@ -322,15 +342,18 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /** The wide kernel's estimated time in microseconds (see {@link #widePlan(int, int, int, int, int, int, int)}). */
-    static double wideCostMicros(int m, int rows, int rowGroups, int splits, int windowsPerSplit, int sms, long slots) {
+    static double wideCostMicros(int m, int rows, int rowGroups, int splits, int windowsPerSplit, int sms, long slots, boolean cluster) {
         final double hbmBytesPerMicro = 3.0e6, smBytesPerMicro = 30e3, fixupBytesPerMicro = 100e3, fixupMicros = 1.0;
+        final double clusterBytesPerMicro = 200e3, clusterMicros = 0.5;
         long ctas = (long) rowGroups * splits;
         long waves = (ctas + slots - 1) / slots;
         long inWave = Math.min(ctas, slots);
         long busiest = (inWave + sms - 1) / sms;
         double perCta = (double) rows * windowsPerSplit * 72;
         double wave = Math.max(inWave * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro);
-        double tail = splits > 1 ? fixupMicros + (double) splits * m * rows * 4 / fixupBytesPerMicro : 0;
+        double tail = splits == 1 ? 0
+                : cluster ? clusterMicros + (double) m * rows * 4 / clusterBytesPerMicro
+                : fixupMicros + (double) splits * m * rows * 4 / fixupBytesPerMicro;
         return waves * wave + tail;
     }
 
@@ -379,6 +402,8 @@ public final class Sparse24Gemm implements AutoCloseable {
      * takes the wide kernel for 16 < m <= 64 where it applies (default; -Dtwofour.gemm.wide=false: the classic kernel, as before).
      */
     private final boolean wideByDefault = Boolean.parseBoolean(System.getProperty("twofour.gemm.wide", "true"));
+    /** -Dtwofour.gemm.wideCluster=false: the wide kernel's split-K partials always go through the workspace (see {@link #wideClusters()}). */
+    private final boolean wideCluster = Boolean.parseBoolean(System.getProperty("twofour.gemm.wideCluster", "true"));
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -438,9 +463,20 @@ public final class Sparse24Gemm implements AutoCloseable {
         return m == 1 ? defaultStreamPlan(m, n, k, false) : null;
     }
 
-    /** The wide kernel's plan for this shape on this GPU, or null where it does not apply (see {@link #widePlan(int, int, int, int, int, int, int)}). */
+    /**
+     * The wide kernel's plan for this shape on this GPU, or null where it does not apply (see
+     * {@link #widePlan(int, int, int, int, int, int, int, boolean)}); with cluster reduction where {@link #wideClusters()}.
+     */
     public WidePlan widePlan(int m, int n, int k) {
-        return widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin());
+        return widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), 0, 0, wideClusters());
+    }
+
+    /**
+     * Whether this GPU runs the wide kernel's cluster-reduced variants (sm_90+) and they are not switched off with
+     * -Dtwofour.gemm.wideCluster=false (then split K always goes through the workspace).
+     */
+    public boolean wideClusters() {
+        return wideCluster && kernels.context().device().computeCapability().major() >= 9;
     }
 
     /**
@@ -591,7 +627,7 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
         reserve(p);
         long ws = 0, ctrs = 0;
-        if (p.splits() > 1) {
+        if (p.workspaceFloats() > 0) {
             ws = partials.address();
             ctrs = counters.address();
         }

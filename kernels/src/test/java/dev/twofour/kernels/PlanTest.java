@@ -222,4 +222,40 @@ class PlanTest {
         // 12288x4096: 96 row groups need no split.
         assertEquals(1, Sparse24Gemm.widePlan(64, 12288, 4096, H100_SMS, H100_OPTIN).splits());
     }
+
+    @Test
+    void wideClusterPlansNeedNoWorkspaceAndNameTheirKernel() {
+        for (int m : new int[] {17, 32, 33, 64})
+            for (int[] nk : LLAMA2_7B) {
+                Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, nk[0], nk[1], H100_SMS, H100_OPTIN, 0, 0, true);
+                String at = "m=" + m + " " + nk[0] + "x" + nk[1] + ": " + p;
+                assertEquals(p.splits() >= 2 && p.splits() <= 4, p.clusterReduce(), at);
+                if (p.clusterReduce()) {
+                    assertEquals(0, p.workspaceBytes(), at);
+                    assertTrue(p.kernelName("f16").endsWith("_cl" + p.splits()), at);
+                    // the partial tile [MT][BN + 4] floats must fit the ring it reuses
+                    assertTrue(p.tokensPerTile() * (p.rowsPerCta() + 4) * 4 <= p.sharedBytes(), at);
+                }
+                assertTrue(p.ctas() <= 2L * H100_SMS, at);
+            }
+        Sparse24Gemm.WidePlan o = Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 4);
+        assertEquals("twofour_sparse24_wide_bf16_mt64_bn128", o.kernelName("bf16"));
+        assertTrue(o.workspaceBytes() > 0);
+        Sparse24Gemm.WidePlan oc = o.withClusterReduce(true);
+        assertEquals("twofour_sparse24_wide_bf16_mt64_bn128_cl4", oc.kernelName("bf16"));
+        assertEquals(0, oc.workspaceBytes());
+        assertEquals(o, oc.withClusterReduce(false));
+        assertNull(Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 5).withClusterReduce(true), "no _cl5 kernel");
+        assertNull(Sparse24Gemm.widePlan(64, 12288, 4096, H100_SMS, H100_OPTIN, 128, 1).withClusterReduce(true), "one split: nothing to reduce");
+        // Every kernel name a plan can ask for is compiled (FatbinResourceTest checks the list against the fatbin).
+        for (int m : new int[] {17, 64})
+            for (int rows : new int[] {128, 256})
+                for (int splits = 1; splits <= 6; splits++)
+                    for (boolean cl : new boolean[] {false, true}) {
+                        Sparse24Gemm.WidePlan q = Sparse24Gemm.widePlan(m, 4096, 4096, H100_SMS, H100_OPTIN, rows, splits).withClusterReduce(cl);
+                        if (q == null) continue;
+                        for (String dt : new String[] {"f16", "bf16"})
+                            assertTrue(FatbinResourceTest.EXPECTED.contains(q.kernelName(dt)), q.kernelName(dt));
+                    }
+    }
 }

@@ -26,8 +26,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The wide 2:4 GEMM (sparse24_wide.cuh, 16 < m <= 64) against the Java reference on random data: fp16 and bf16, m below,
  * at and above both token tiles, odd n (partial row groups), K from one window to 172, both CTA shapes, forced and automatic
- * splits, aligned (cp.async) and odd (plain loads) X strides, each run twice into a NaN-poisoned Y (the split counters
- * must reset themselves). Runs on the GPU machine.
+ * splits (through the workspace, and on sm_90+ in a thread-block cluster), aligned (cp.async) and odd (plain loads) X
+ * strides, each run twice into a NaN-poisoned Y (the split counters must reset themselves). Runs on the GPU machine.
  */
 @Tag("gpu")
 class WideGemmGpuTest {
@@ -73,6 +73,12 @@ class WideGemmGpuTest {
                                         plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
                                 plans.add(gemm.widePlan(m, n, k));
                                 plans.remove(null);
+                                if (gemm.wideClusters()) {   // every split plan of 2-4 splits also reduced in a cluster
+                                    for (Sparse24Gemm.WidePlan p : List.copyOf(plans)) {
+                                        Sparse24Gemm.WidePlan c = p.withClusterReduce(true);
+                                        if (c != null) plans.add(c);
+                                    }
+                                }
                                 try (DeviceBuffer xb = KernelsGpuTest.uploadAs(dt, x); DeviceBuffer yb = DeviceBuffer.allocate((long) m * ldy * 2)) {
                                     for (Sparse24Gemm.WidePlan p : plans)
                                         for (int rep = 0; rep < 2; rep++) {
