@@ -208,28 +208,26 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   }
 
   // acc[i][o][c]: row warpRow0 + 16i + g (+8 for c >= 2), token 8o + 2t + (c & 1).
-  if (splits == 1) {
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-      for (int o = 0; o < MT / 8; o++)
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-          const int m = 8 * o + 2 * t + (c & 1), row = rowBase + warpRow0 + 16 * i + g + 8 * (c >> 1);
-          if (m < M && row < N) Y[(size_t)m * ldy + row] = Conv::fromFloat(acc[i][o][c]);
-        }
-    return;
-  }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if constexpr (CLUSTER > 1) {
-    // The CLUSTER CTAs of a row group (the splits, gridDim.y == CLUSTER) form one thread-block cluster: each leaves its
-    // fp32 partial tile [MT][BN + 4] in its own shared memory (the ring is done), and CTA j sums slice j of the tile over
-    // the CTAs' shared memory (distributed shared memory) in split order and writes Y. No global partials, counters or
-    // serial tail.
-    constexpr int LD = BN + 4;  // +4 floats: fragment stores of rows g and tokens 2t spread over the banks
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
-    float* tile = reinterpret_cast<float*>(smem);
+  // Without the workspace, the CTA's fp32 tile goes through its own shared memory, [MT][BN + 4] floats in the finished
+  // ring (+4: the fragment stores of rows g and tokens 2t hit 32 distinct banks), so that Y is written 4 outputs
+  // (8 bytes) per store, coalesced, instead of one 2-byte store per fragment element.
+  constexpr int LD = BN + 4;
+  float* tile = reinterpret_cast<float*>(smem);
+  const bool yVec = ((reinterpret_cast<uintptr_t>(Y) & 7) == 0) && (ldy % 4 == 0);
+  auto storeY4 = [&](int m, int r, const float4& v) {  // token m, rows rowBase + r .. + 3 (r a multiple of 4)
+    const int row = rowBase + r;
+    const uint16_t h0 = Conv::fromFloat(v.x), h1 = Conv::fromFloat(v.y), h2 = Conv::fromFloat(v.z), h3 = Conv::fromFloat(v.w);
+    uint16_t* dst = Y + (size_t)m * ldy + row;
+    if (yVec && row + 3 < N) {
+      *reinterpret_cast<uint2*>(dst) = make_uint2(h0 | (uint32_t)h1 << 16, h2 | (uint32_t)h3 << 16);
+    } else {
+      if (row < N) dst[0] = h0;
+      if (row + 1 < N) dst[1] = h1;
+      if (row + 2 < N) dst[2] = h2;
+      if (row + 3 < N) dst[3] = h3;
+    }
+  };
+  auto tileOut = [&]() {
     __syncthreads();  // every warp is done with the ring
 #pragma unroll
     for (int i = 0; i < 2; i++)
@@ -240,6 +238,24 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
           const int m = 8 * o + 2 * t + (c & 1), r = warpRow0 + 16 * i + g + 8 * (c >> 1);
           if (8 * o < M) tile[m * LD + r] = acc[i][o][c];
         }
+  };
+  if (splits == 1) {
+    tileOut();
+    __syncthreads();
+    for (int idx = tid; idx < M * (BN / 4); idx += THREADS) {
+      const int m = idx / (BN / 4), r = 4 * (idx % (BN / 4));
+      storeY4(m, r, *reinterpret_cast<const float4*>(tile + m * LD + r));
+    }
+    return;
+  }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if constexpr (CLUSTER > 1) {
+    // The CLUSTER CTAs of a row group (the splits, gridDim.y == CLUSTER) form one thread-block cluster: each leaves its
+    // fp32 partial tile in its own shared memory, and CTA j sums slice j of the tile over the CTAs' shared memory
+    // (distributed shared memory) in split order and writes Y. No global partials, counters or serial tail.
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    tileOut();
     cluster.sync();  // all partial tiles written and visible across the cluster
     const int rank = (int)cluster.block_rank();
     const float* peers[CLUSTER];
@@ -257,10 +273,7 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
       for (int sp = 0; sp < CLUSTER; sp++) {  // in split order
         sum.x += v[sp].x; sum.y += v[sp].y; sum.z += v[sp].z; sum.w += v[sp].w;
       }
-      const float f[4] = {sum.x, sum.y, sum.z, sum.w};
-#pragma unroll
-      for (int c = 0; c < 4; c++)
-        if (rowBase + r + c < N) Y[(size_t)m * ldy + rowBase + r + c] = Conv::fromFloat(f[c]);
+      storeY4(m, r, sum);
     }
     cluster.sync();  // no CTA leaves while another still reads its shared memory
     return;
@@ -316,12 +329,7 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
 #pragma unroll
     for (int u = 0; u < U; u++) {
       const int idx = idx0 + u * THREADS;
-      if (idx >= total) break;
-      const int m = idx / (BN / 4), r = 4 * (idx % (BN / 4));
-      const float f[4] = {sum[u].x, sum[u].y, sum[u].z, sum[u].w};
-#pragma unroll
-      for (int c = 0; c < 4; c++)
-        if (rowBase + r + c < N) Y[(size_t)m * ldy + rowBase + r + c] = Conv::fromFloat(f[c]);
+      if (idx < total) storeY4(idx / (BN / 4), 4 * (idx % (BN / 4)), sum[u]);
     }
   }
   if (tid == 0) counters[rowGroup] = 0u;  // every split has arrived: ready for the next launch
