@@ -77,26 +77,40 @@ struct TwofourWideLayout {
   static constexpr int STAGE = XS + MT * 128;
 };
 
-// Block h (inputs 32h..32h+31 of the window) of both 16-row tiles of this warp times every token octet below M.
-template <typename Conv, int MT, int H>
-__device__ __forceinline__ void twofour_wide_block(float (&acc)[2][MT / 8][4], const uint8_t* sv, const uint8_t* sx,
-                                                   int warpRow0, const uint32_t (&e)[2], int M) {
+// One window of both 16-row tiles of this warp times every token octet below M: blocks h = 0, 1 (inputs 32h..32h+31),
+// step j = h * MO + o. ldmatrix and mma are both asm volatile, so the compiler keeps their order: the B fragment of
+// step j + 1 is loaded before the MMAs of step j (double buffer) to hide the shared-memory latency, and all four A
+// fragments are loaded first.
+template <typename Conv, int MT>
+__device__ __forceinline__ void twofour_wide_window(float (&acc)[2][MT / 8][4], const uint8_t* sv, const uint8_t* sx,
+                                                    int warpRow0, const uint32_t (&e)[2], int M) {
+  constexpr int MO = MT / 8;
   const int lane = threadIdx.x & 31;
   const int q = lane >> 3;
-  uint32_t a[2][4];
+  uint32_t a[2][2][4];  // [h][tile i]
 #pragma unroll
-  for (int i = 0; i < 2; i++) {
-    const int r = warpRow0 + 16 * i + (lane & 7) + 8 * (q & 1);
-    twofour_ldmatrix_x4(a[i], sv + twofour_wide_value_unit(r, 2 * H + (q >> 1)));
-  }
+  for (int h = 0; h < 2; h++)
 #pragma unroll
-  for (int o = 0; o < MT / 8; o++) {
+    for (int i = 0; i < 2; i++) {
+      const int r = warpRow0 + 16 * i + (lane & 7) + 8 * (q & 1);
+      twofour_ldmatrix_x4(a[h][i], sv + twofour_wide_value_unit(r, 2 * h + (q >> 1)));
+    }
+  uint32_t b[2][4];
+  twofour_ldmatrix_x4(b[0], sx + twofour_wide_x_unit(lane & 7, q));  // step 0: octet 0 is below M (M >= 1)
+#pragma unroll
+  for (int j = 0; j < 2 * MO; j++) {
+    const int h = j / MO, o = j % MO;
+    if (j + 1 < 2 * MO) {
+      const int h1 = (j + 1) / MO, o1 = (j + 1) % MO;
+      if (8 * o1 < M) twofour_ldmatrix_x4(b[(j + 1) & 1], sx + twofour_wide_x_unit(8 * o1 + (lane & 7), 4 * h1 + q));
+    }
     if (8 * o < M) {  // uniform over the block: octets holding only zero tokens are skipped
-      uint32_t b[4];
-      twofour_ldmatrix_x4(b, sx + twofour_wide_x_unit(8 * o + (lane & 7), 4 * H + q));
 #pragma unroll
-      for (int i = 0; i < 2; i++)
-        MmaSp<Conv>::template run<H>(acc[i][o], a[i][0], a[i][1], a[i][2], a[i][3], b[0], b[1], b[2], b[3], e[i]);
+      for (int i = 0; i < 2; i++) {
+        const uint32_t* bb = b[j & 1];
+        if (h == 0) MmaSp<Conv>::template run<0>(acc[i][o], a[0][i][0], a[0][i][1], a[0][i][2], a[0][i][3], bb[0], bb[1], bb[2], bb[3], e[i]);
+        else MmaSp<Conv>::template run<1>(acc[i][o], a[1][i][0], a[1][i][1], a[1][i][2], a[1][i][3], bb[0], bb[1], bb[2], bb[3], e[i]);
+      }
     }
   }
 }
@@ -203,8 +217,7 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
       const uint32_t hi = *reinterpret_cast<const uint16_t*>(st + L::META + (rA + 8) * 8 + 2 * t);
       e[i] = lo | hi << 16;
     }
-    twofour_wide_block<Conv, MT, 0>(acc, st + L::VALUES, st + L::XS, warpRow0, e, M);
-    twofour_wide_block<Conv, MT, 1>(acc, st + L::VALUES, st + L::XS, warpRow0, e, M);
+    twofour_wide_window<Conv, MT>(acc, st + L::VALUES, st + L::XS, warpRow0, e, M);
   }
 
   // acc[i][o][c]: row warpRow0 + 16i + g (+8 for c >= 2), token 8o + 2t + (c & 1).
