@@ -9,9 +9,11 @@
 // Work split. A CTA of WARPS warps owns BN = 32 x WARPS rows (each warp 32 rows = two 16-row A tiles, so one B
 // fragment feeds two MMAs: half the shared-memory reads per MMA) and a range of 64-input windows (split-K over
 // gridDim.y). A window of the CTA's rows (BN x 72 bytes of values + metadata) and of X (MT x 128 bytes) is one stage
-// of a STAGES-deep cp.async ring, one block barrier per stage. With one split the CTA writes Y; otherwise fp32
-// partials go to the workspace (one [MT][BN] block per (row group, split)), and the last CTA of a row group to arrive
-// (counter per row group) sums the splits in split order (deterministic) and writes Y, then resets the counter to 0.
+// of a STAGES-deep cp.async ring, one block barrier per stage. With one split the CTA writes Y (through a shared-memory
+// tile, 8-byte stores). With 2-4 splits on sm_90+ (_cl<S> kernels) the splits of a row group form a thread-block cluster
+// and sum their tiles in distributed shared memory, each CTA a slice, in split order. Otherwise fp32 partials go to the
+// workspace (one [MT][BN] block per (row group, split)), and the last CTA of a row group to arrive (counter per row
+// group) sums the splits in split order and writes Y, then resets the counter to 0. Every path is deterministic.
 //
 // Shared memory of one stage (all 16-byte units, swizzled so that the 8 row addresses of one ldmatrix matrix fall in
 // 8 distinct 16-byte bank groups):
@@ -39,6 +41,9 @@
 //   So block h runs with selector h and lane t supplies chunk t of the window: e = meta16[row g][chunk t] |
 //   meta16[row g+8][chunk t] << 16, one 32-bit word per lane, tile and window, for both MMAs (no shuffles).
 // Java twin of the layout and every index formula: kernels/src/test/java/dev/twofour/kernels/ref/WideEmulationTest.java.
+//
+// The sparsity selector must be an immediate 0 or 1 for m16n8k32 f16/bf16 (PTX ISA; LLVM's NVPTX tests allow the range
+// [0, 1] for exactly these shapes), hence the two compile-time run<0> / run<1> calls.
 //
 // Programmatic dependent launch: twofour_pdl_release() first (prologue & 1), the weights of the first STAGES-1 stages
 // are issued before twofour_pdl_wait() (weights depend on no kernel); X, Y, the workspace and counters after it.
