@@ -69,7 +69,7 @@ class WideGemmGpuTest {
                                 float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                                 Set<Sparse24Gemm.WidePlan> plans = new LinkedHashSet<>();
                                 for (int rows : new int[] {128, 256})
-                                    for (int splits : new int[] {0, 1, 2, 3})
+                                    for (int splits : new int[] {0, 1, 2, 3, 4, 5})   // 4: _cl4; 5: the fixup's loop past 4
                                         plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
                                 plans.add(gemm.widePlan(m, n, k));
                                 plans.remove(null);
