@@ -404,6 +404,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     private final boolean wideByDefault = Boolean.parseBoolean(System.getProperty("twofour.gemm.wide", "true"));
     /** -Dtwofour.gemm.wideCluster=false: the wide kernel's split-K partials always go through the workspace (see {@link #wideClusters()}). */
     private final boolean wideCluster = Boolean.parseBoolean(System.getProperty("twofour.gemm.wideCluster", "true"));
+    private Boolean clusterCapable;  // the GPU is sm_90+ (asked once)
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -476,7 +477,9 @@ public final class Sparse24Gemm implements AutoCloseable {
      * -Dtwofour.gemm.wideCluster=false (then split K always goes through the workspace).
      */
     public boolean wideClusters() {
-        return wideCluster && kernels.context().device().computeCapability().major() >= 9;
+        if (!wideCluster) return false;
+        if (clusterCapable == null) clusterCapable = kernels.context().device().computeCapability().major() >= 9;
+        return clusterCapable;
     }
 
     /**
