@@ -7,6 +7,7 @@
 #include "sparse24_gemm.cuh"
 #include "sparse24_mmasp.cuh"
 #include "sparse24_stream.cuh"
+#include "sparse24_wide.cuh"
 #include "unpack.cuh"
 #include "prune.cuh"
 #include "transformer/transformer.cuh"

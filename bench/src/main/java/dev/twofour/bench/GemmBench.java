@@ -233,12 +233,29 @@ public final class GemmBench {
         int n = s.n(), k = s.k();
         int[] tiles = m <= 8 ? new int[] {8} : new int[] {16, 32};
         List<GemmResult> candidates = new ArrayList<>();
+        Sparse24Gemm.WidePlan wide = m > 16 ? ours.widePlan(m, n, k) : null;
+        if (wide != null) {
+            // 16 < m <= 64: the wide kernel (what Sparse24Gemm.run picks there), its default plan first, then both CTA shapes
+            // with the cost model's splits and with forced ones; every variant goes to the log (variants.log).
+            java.util.Set<Sparse24Gemm.WidePlan> wides = new java.util.LinkedHashSet<>();
+            wides.add(wide);
+            for (int rows : new int[] {128, 256})
+                for (int splits : new int[] {0, 1, 2, 3, 4, 6, 8}) {
+                    Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits);
+                    if (p == null) continue;
+                    wides.add(p);
+                    if (ours.wideClusters()) wides.add(p.withClusterReduce(true));   // 2-4 splits reduced in a cluster
+                }
+            wides.remove(null);
+            for (Sparse24Gemm.WidePlan p : wides) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
+            tiles = new int[0];
+        }
         for (int tile : tiles) {
             Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, 0);
             candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
             if (tile <= 16) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p.withSparseMma(true)));
         }
-        Sparse24Gemm.StreamPlan sp = ours.streamPlan(m, n, k);
+        Sparse24Gemm.StreamPlan sp = wide != null ? null : ours.streamPlan(m, n, k);
         if (sp != null) {
             // The default ring with both tensor-core steps, then every other compiled ring that fits (mma.sp).
             java.util.Set<Sparse24Gemm.StreamPlan> streams = new java.util.LinkedHashSet<>();
@@ -282,6 +299,16 @@ public final class GemmBench {
                                 float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.Plan p) {
         ours.reserve(p);
         String note = "classic" + (p.sparseMma() ? " mma.sp" : "") + ", tile " + p.tokensPerTile() + ", " + p.splits() + " splits x " + p.superblocksPerSplit() + " superblocks";
+        return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,
+                c -> ours.run(stream, o.dtype(), x, s.k(), vals[c], meta[c], y, s.n(), p));
+    }
+
+    private GemmResult timeOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,
+                                float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.WidePlan p) {
+        ours.reserve(p);
+        String note = "wide, tile " + p.tokensPerTile() + ", " + p.rowsPerCta() + " rows x " + p.stages() + " stages, " + p.rowGroups()
+                + " row groups x " + p.splits() + " splits of " + p.windowsPerSplit() + " windows" + (p.clusterReduce() ? " (cluster)" : "")
+                + ", " + p.ctas() + " CTAs";
         return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,
                 c -> ours.run(stream, o.dtype(), x, s.k(), vals[c], meta[c], y, s.n(), p));
     }

@@ -11,6 +11,8 @@ import dev.twofour.cuda.KernelArgs;
  * (values [n][kp/2], metadata [n][kp/8]; docs/FORMAT.md), X and Y fp16 or bf16 with row strides,
  * fp32 accumulation. Built for decode (m = 1..16) where the GEMM is memory-bound; see
  * kernels/src/main/cuda/sparse24_gemm.cuh for the layout of the work and kernels/NOTES.md for timings.
+ * For 16 < m <= 64 the wide kernel ({@link WidePlan}, kernels/src/main/cuda/sparse24_wide.cuh) reads every weight once
+ * for all tokens with mma.sp on ldmatrix fragments.
  *
  * <p>Split-K partial sums go to workspaces this object owns: fp32 partials, and one arrival counter
  * per output tile in a buffer of its own (zeroed once; the kernel resets each counter after use, so
@@ -229,6 +231,132 @@ public final class Sparse24Gemm implements AutoCloseable {
         return new Plan(m, n, k, tokensPerTile, tokenTiles, rowGroups, splits, bestSb, shared, false);
     }
 
+    /** Inputs per stage of the wide kernel (sparse24_wide.cuh): one 64-input window of every row of the CTA. */
+    static final int WIDE_WINDOW = 64;
+    /** Largest m the wide kernel takes (its largest token tile). */
+    public static final int WIDE_MAX_M = 64;
+    /** Most splits the wide kernel reduces in a thread-block cluster (its _cl2, _cl3, _cl4 kernels). */
+    static final int WIDE_MAX_CLUSTER = 4;
+    /** The wide kernel's compiled CTA shapes: {rows per CTA, ring stages} (4 warps x 32 rows with 6 stages, 8 x 32 with 4). */
+    static final int[][] WIDE_VARIANTS = {{128, 6}, {256, 4}};
+
+    /**
+     * How the wide kernel (sparse24_wide.cuh, 16 < m <= 64) runs one call: tokens per tile (32 or 64, at least m), rows
+     * per CTA (128 or 256) and the ring's stages, CTAs along rows ({@code rowGroups}) and along K ({@code splits} of
+     * {@code windowsPerSplit} 64-input windows), the dynamic shared memory, and how split-K partial sums meet:
+     * {@code clusterReduce} (2 to 4 splits, sm_90+): the splits of a row group form a thread-block cluster and reduce in
+     * distributed shared memory; else fp32 partials in the workspace, summed by the last CTA to arrive.
+     */
+    public record WidePlan(int m, int n, int k, int tokensPerTile, int rowsPerCta, int stages, int rowGroups, int splits,
+                           int windowsPerSplit, int sharedBytes, boolean clusterReduce) {
+        /** fp32 partials: one [tokensPerTile][rowsPerCta] block per (row group, split) when K is split without a cluster. */
+        public long workspaceFloats() { return splits > 1 && !clusterReduce ? (long) rowGroups * splits * tokensPerTile * rowsPerCta : 0; }
+        /** Arrival counters: one per row group when K is split without a cluster. */
+        public int counters() { return splits > 1 && !clusterReduce ? rowGroups : 0; }
+        /**
+         * This plan with the splits reduced in a cluster ({@code cluster}, compiled for 2 to 4 splits: null otherwise) or
+         * through the workspace.
+         */
+        public WidePlan withClusterReduce(boolean cluster) {
+            if (cluster && (splits < 2 || splits > WIDE_MAX_CLUSTER)) return null;
+            return new WidePlan(m, n, k, tokensPerTile, rowsPerCta, stages, rowGroups, splits, windowsPerSplit, sharedBytes, cluster);
+        }
+        public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
+        /** Thread blocks launched. */
+        public long ctas() { return (long) rowGroups * splits; }
+        /** Threads per block: one warp per 32 rows. */
+        public int threads() { return rowsPerCta; }
+        /** Bytes the kernel must read at least: values, metadata and activations. */
+        public long minBytesRead(CudaDtype dtype) {
+            return (long) n * k / 2 * dtype.byteSize() + (long) n * k / 8 + (long) m * k * dtype.byteSize();
+        }
+        /** The kernel's name for this plan and element type suffix ("f16", "bf16"). */
+        String kernelName(String dtypeSuffix) {
+            return "twofour_sparse24_wide_" + dtypeSuffix + "_mt" + tokensPerTile + "_bn" + rowsPerCta + (clusterReduce ? "_cl" + splits : "");
+        }
+    }
+
+    /** Shared memory of the wide kernel: per stage, the rows' values (64 B) and metadata (8 B) and the tile's X (128 B a token). */
+    static int wideSharedBytes(int tokensPerTile, int rowsPerCta, int stages) {
+        return stages * (rowsPerCta * 72 + tokensPerTile * 128);
+    }
+
+    /** The wide kernel's plan for this shape on a GPU with {@code multiprocessors} SMs and {@code sharedOptin} bytes of shared memory per block, rows per CTA and splits picked by the cost model. */
+    public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin) {
+        return widePlan(m, n, k, multiprocessors, sharedOptin, 0, 0, false);
+    }
+
+    /** {@link #widePlan(int, int, int, int, int, int, int, boolean)} without cluster reduction (any GPU). */
+    public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits) {
+        return widePlan(m, n, k, multiprocessors, sharedOptin, rowsPerCta, forcedSplits, false);
+    }
+
+    /**
+     * The wide kernel's plan, or null where it does not apply: m > 64, k not a multiple of 64, or its shared memory above
+     * {@code sharedOptin}. {@code rowsPerCta} 128 or 256 forces that CTA shape (0: the cost model picks), {@code forcedSplits
+     * > 0} about that many K splits (for benchmarks; 0: the cost model picks).
+     *
+     * <p>The cost model (an estimate, to be checked against `bench gemm`'s variants.log): the weights stream at 3.0 TB/s
+     * over all SMs but at most ~30 GB/s into one SM (so 3 TB/s needs 100 of the H100's 132 SMs), in one wave of CTAs; each split-K row group then pays
+     * ~1 us (fence, counter, L2 round trip) plus its last CTA's read of {@code splits x m x rows x 4} bytes of partials at
+     * ~100 GB/s, which is why small row groups with few splits beat large ones with many (4096x4096 at m = 64: 128 rows x 4
+     * splits, 128 CTAs). With {@code clusters} (an sm_90+ GPU) 2 to 4 splits reduce in a thread-block cluster instead:
+     * ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of distributed shared memory at ~200 GB/s.
+     */
+    public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits,
+                                    boolean clusters) {
+        checkShape(m, n, k);
+        if (m > WIDE_MAX_M || k % WIDE_WINDOW != 0) return null;
+        if (rowsPerCta != 0 && rowsPerCta != 128 && rowsPerCta != 256) {
+            throw new IllegalArgumentException("rowsPerCta must be 0 (auto), 128 or 256, got " + rowsPerCta);
+        }
+        int tile = m <= 32 ? 32 : 64;
+        int sms = Math.max(1, multiprocessors);
+        int windows = k / WIDE_WINDOW;
+        WidePlan best = null;
+        double bestCost = Double.POSITIVE_INFINITY;
+        for (int[] v : WIDE_VARIANTS) {
+            int rows = v[0], stages = v[1];
+            if (rowsPerCta != 0 && rows != rowsPerCta) continue;
+            int shared = wideSharedBytes(tile, rows, stages);
+            if (shared > sharedOptin) continue;
+            int perSm = Math.max(1, Math.min(2, (sharedOptin + 1024) / (shared + 1024)));
+            long slots = (long) sms * perSm;
+            int rowGroups = (n + rows - 1) / rows;
+            int lo = 1, hi = windows;
+            if (forcedSplits > 0) lo = hi = Math.min(forcedSplits, windows);
+            for (int want = lo; want <= hi; want++) {
+                int wps = (windows + want - 1) / want;
+                int splits = (windows + wps - 1) / wps;
+                long ctas = (long) rowGroups * splits;
+                if (forcedSplits == 0 && splits > 1 && ctas > slots) break;  // one wave (more splits only add CTAs)
+                boolean cluster = clusters && splits >= 2 && splits <= WIDE_MAX_CLUSTER;
+                double cost = wideCostMicros(m, rows, rowGroups, splits, wps, sms, slots, cluster);
+                if (cost < bestCost) {
+                    bestCost = cost;
+                    best = new WidePlan(m, n, k, tile, rows, stages, rowGroups, splits, wps, shared, cluster);
+                }
+            }
+        }
+        return best;
+    }
+
+    /** The wide kernel's estimated time in microseconds (see {@link #widePlan(int, int, int, int, int, int, int)}). */
+    static double wideCostMicros(int m, int rows, int rowGroups, int splits, int windowsPerSplit, int sms, long slots, boolean cluster) {
+        final double hbmBytesPerMicro = 3.0e6, smBytesPerMicro = 30e3, fixupBytesPerMicro = 100e3, fixupMicros = 1.0;
+        final double clusterBytesPerMicro = 200e3, clusterMicros = 0.5;
+        long ctas = (long) rowGroups * splits;
+        long waves = (ctas + slots - 1) / slots;
+        long inWave = Math.min(ctas, slots);
+        long busiest = (inWave + sms - 1) / sms;
+        double perCta = (double) rows * windowsPerSplit * 72;
+        double wave = Math.max(inWave * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro);
+        double tail = splits == 1 ? 0
+                : cluster ? clusterMicros + (double) m * rows * 4 / clusterBytesPerMicro
+                : fixupMicros + (double) splits * m * rows * 4 / fixupBytesPerMicro;
+        return waves * wave + tail;
+    }
+
     private final Kernels kernels;
     private final boolean streamByDefault;
     /**
@@ -269,6 +397,14 @@ public final class Sparse24Gemm implements AutoCloseable {
      */
     private final int streamMaxM = Integer.getInteger("twofour.gemm.streamMaxM", 0);
     private final int streamMaxMAfterAttention = Integer.getInteger("twofour.gemm.streamMaxMAfterAttention", 0);
+    /**
+     * Whether {@link #run(CudaStream, CudaDtype, DeviceBuffer, long, DeviceBuffer, DeviceBuffer, DeviceBuffer, long, int, int, int)}
+     * takes the wide kernel for 16 < m <= 64 where it applies (default; -Dtwofour.gemm.wide=false: the classic kernel, as before).
+     */
+    private final boolean wideByDefault = Boolean.parseBoolean(System.getProperty("twofour.gemm.wide", "true"));
+    /** -Dtwofour.gemm.wideCluster=false: the wide kernel's split-K partials always go through the workspace (see {@link #wideClusters()}). */
+    private final boolean wideCluster = Boolean.parseBoolean(System.getProperty("twofour.gemm.wideCluster", "true"));
+    private Boolean clusterCapable;  // the GPU is sm_90+ (asked once)
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -328,10 +464,52 @@ public final class Sparse24Gemm implements AutoCloseable {
         return m == 1 ? defaultStreamPlan(m, n, k, false) : null;
     }
 
+    /**
+     * The wide kernel's plan for this shape on this GPU, or null where it does not apply (see
+     * {@link #widePlan(int, int, int, int, int, int, int, boolean)}); with cluster reduction where {@link #wideClusters()}.
+     */
+    public WidePlan widePlan(int m, int n, int k) {
+        return widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), 0, 0, wideClusters());
+    }
+
+    /**
+     * Whether this GPU runs the wide kernel's cluster-reduced variants (sm_90+) and they are not switched off with
+     * -Dtwofour.gemm.wideCluster=false (then split K always goes through the workspace).
+     */
+    public boolean wideClusters() {
+        if (!wideCluster) return false;
+        if (clusterCapable == null) clusterCapable = kernels.context().device().computeCapability().major() >= 9;
+        return clusterCapable;
+    }
+
+    /**
+     * The wide plan {@link #run(CudaStream, CudaDtype, DeviceBuffer, long, DeviceBuffer, DeviceBuffer, DeviceBuffer, long, int, int, int)}
+     * uses for this shape, or null when it runs the streaming or classic kernel: for 16 < m <= 64 where the wide kernel applies
+     * (unless -Dtwofour.gemm.wide=false). At m <= 16 the choice stays the streaming / classic one.
+     */
+    public WidePlan defaultWidePlan(int m, int n, int k) {
+        if (!wideByDefault || m <= 16) return null;
+        return widePlan(m, n, k);
+    }
+
     /** Makes sure the workspaces fit {@code plan} (allocates; synchronizes the context when one grows). */
+    public void reserve(WidePlan plan) {
+        reserveWorkspace(plan.workspaceFloats() * 4, plan.counters() * 4L);
+    }
+
+    /**
+     * Makes sure the workspaces fit {@code plan} and, for its shape, the wide plan the plan-less {@link #run} takes at
+     * 16 < m <= 64 (so a caller that reserves the classic plan before capturing a CUDA graph stays safe); allocates and
+     * synchronizes the context when one grows.
+     */
     public void reserve(Plan plan) {
+        reserveWorkspace(plan.workspaceFloats() * 4, plan.counters() * 4L);
+        WidePlan wide = defaultWidePlan(plan.m(), plan.n(), plan.k());
+        if (wide != null) reserve(wide);
+    }
+
+    private void reserveWorkspace(long floats, long ctrs) {
         ensureOpen();
-        long floats = plan.workspaceFloats() * 4, ctrs = plan.counters() * 4L;
         if (floats > 0 && (partials == null || partials.bytes() < floats)) {
             kernels.context().synchronize();  // the old buffer may still be in use
             if (partials != null) partials.close();
@@ -347,7 +525,10 @@ public final class Sparse24Gemm implements AutoCloseable {
         }
     }
 
-    /** Y = X · Wᵀ with the default kernel and plan (the streaming kernel where it applies). Strides are in elements. */
+    /**
+     * Y = X · Wᵀ with the default kernel and plan: for 16 < m <= 64 the wide kernel where it applies ({@link #defaultWidePlan}),
+     * else the streaming kernel where it applies, else the classic one. Strides are in elements.
+     */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k) {
         run(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, false);
@@ -356,6 +537,11 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** The same for a layer that follows attention ({@code afterAttention}) or not: see {@link #defaultStreamPlan(int, int, int, boolean)}. */
     public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
                     DeviceBuffer y, long ldy, int m, int n, int k, boolean afterAttention) {
+        WidePlan wide = defaultWidePlan(m, n, k);
+        if (wide != null && wideAligned(values, metadata)) {
+            run(stream, dtype, x, ldx, values, metadata, y, ldy, wide);
+            return;
+        }
         runChosen(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, defaultStreamPlan(m, n, k, afterAttention), false);
     }
 
@@ -424,6 +610,38 @@ public final class Sparse24Gemm implements AutoCloseable {
         launchStream(stream, dtype, residual, ldx, values, metadata, y, ldy, p, 2, delta == null ? 0L : delta.address(), ldd,
                 normWeight.address(), residualOut == null ? 0L : residualOut.address(), ldr, eps);
         return true;
+    }
+
+    /**
+     * Y = X · Wᵀ with the wide kernel and the given plan (its m, n, k are the shape; strides in elements). The values must
+     * start on a 16-byte and the metadata on an 8-byte boundary (cp.async; every buffer DeviceBuffer allocates does). X may
+     * have any alignment and stride (16-byte aligned rows are copied asynchronously, others with plain loads).
+     */
+    public void run(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,
+                    DeviceBuffer y, long ldy, WidePlan p) {
+        ensureOpen();
+        Launch.requireHalf(dtype, "the 2:4 GEMM");
+        int m = p.m(), n = p.n(), k = p.k();
+        checkOperands(dtype, x, ldx, values, metadata, y, ldy, m, n, k, false);
+        if (!wideAligned(values, metadata)) {
+            throw new IllegalArgumentException("the wide 2:4 GEMM needs values on a 16-byte and metadata on an 8-byte boundary, got 0x"
+                    + Long.toHexString(values.address()) + " and 0x" + Long.toHexString(metadata.address())
+                    + ": pass whole DeviceBuffers or use the plan-less run");
+        }
+        reserve(p);
+        long ws = 0, ctrs = 0;
+        if (p.workspaceFloats() > 0) {
+            ws = partials.address();
+            ctrs = counters.address();
+        }
+        kernels.launchDependent(kernels.function(p.kernelName(Launch.suffix(dtype))),
+                Dim3.of(p.rowGroups(), p.splits()), Dim3.of(p.threads()), p.sharedBytes(), stream,
+                new KernelArgs().ptr(x).i64(ldx).ptr(values).ptr(metadata).ptr(y).i64(ldy)
+                        .i32(m).i32(n).i32(k).i32(p.windowsPerSplit()).ptr(ws).ptr(ctrs).i32(kernels.gemmPrologue()));
+    }
+
+    private static boolean wideAligned(DeviceBuffer values, DeviceBuffer metadata) {
+        return values.address() % 16 == 0 && metadata.address() % 8 == 0;
     }
 
     private void launchStream(CudaStream stream, CudaDtype dtype, DeviceBuffer x, long ldx, DeviceBuffer values, DeviceBuffer metadata,

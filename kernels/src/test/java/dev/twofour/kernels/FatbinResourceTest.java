@@ -24,7 +24,18 @@ class FatbinResourceTest {
             "twofour_sparse24_stream_f16_mt8", "twofour_sparse24_stream_bf16_mt16", "twofour_sparse24_stream_sp_f16_mt8",
             "twofour_sparse24_stream_sp_bf16_mt16", "twofour_sparse24_stream_sp_f16_mt8_s2", "twofour_sparse24_stream_sp_bf16_mt8_s3",
             "twofour_sparse24_stream_sp_f16_mt16_c8_s4", "twofour_sparse24_stream_sp_bf16_mt8_c8_s8", "twofour_sparse24_stream_sp_f16_mt8_c8_s4",
-            "twofour_mmasp_probe_f16", "twofour_mmasp_probe_nonnull_bf16");
+            "twofour_mmasp_probe_f16", "twofour_mmasp_probe_nonnull_bf16",
+            "twofour_sparse24_wide_f16_mt32_bn128", "twofour_sparse24_wide_f16_mt64_bn128", "twofour_sparse24_wide_f16_mt32_bn256",
+            "twofour_sparse24_wide_f16_mt64_bn256", "twofour_sparse24_wide_bf16_mt32_bn128", "twofour_sparse24_wide_bf16_mt64_bn128",
+            "twofour_sparse24_wide_bf16_mt32_bn256", "twofour_sparse24_wide_bf16_mt64_bn256",
+            "twofour_sparse24_wide_f16_mt32_bn128_cl2", "twofour_sparse24_wide_f16_mt32_bn128_cl3", "twofour_sparse24_wide_f16_mt32_bn128_cl4",
+            "twofour_sparse24_wide_f16_mt32_bn256_cl2", "twofour_sparse24_wide_f16_mt32_bn256_cl3", "twofour_sparse24_wide_f16_mt32_bn256_cl4",
+            "twofour_sparse24_wide_f16_mt64_bn128_cl2", "twofour_sparse24_wide_f16_mt64_bn128_cl3", "twofour_sparse24_wide_f16_mt64_bn128_cl4",
+            "twofour_sparse24_wide_f16_mt64_bn256_cl2", "twofour_sparse24_wide_f16_mt64_bn256_cl3", "twofour_sparse24_wide_f16_mt64_bn256_cl4",
+            "twofour_sparse24_wide_bf16_mt32_bn128_cl2", "twofour_sparse24_wide_bf16_mt32_bn128_cl3", "twofour_sparse24_wide_bf16_mt32_bn128_cl4",
+            "twofour_sparse24_wide_bf16_mt32_bn256_cl2", "twofour_sparse24_wide_bf16_mt32_bn256_cl3", "twofour_sparse24_wide_bf16_mt32_bn256_cl4",
+            "twofour_sparse24_wide_bf16_mt64_bn128_cl2", "twofour_sparse24_wide_bf16_mt64_bn128_cl3", "twofour_sparse24_wide_bf16_mt64_bn128_cl4",
+            "twofour_sparse24_wide_bf16_mt64_bn256_cl2", "twofour_sparse24_wide_bf16_mt64_bn256_cl3", "twofour_sparse24_wide_bf16_mt64_bn256_cl4");
 
     static boolean nvccPresent() {
         if (System.getenv("TWOFOUR_NO_NVCC") != null) return false;  // build-fatbin.sh skips nvcc then

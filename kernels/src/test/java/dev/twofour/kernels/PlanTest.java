@@ -135,4 +135,127 @@ class PlanTest {
         assertThrows(IllegalArgumentException.class, () -> Sparse24Gemm.plan(0, 16, 16, 132));
         assertThrows(IllegalArgumentException.class, () -> Sparse24Gemm.plan(1, 16, 16, 132, 12, 0));
     }
+
+    // ---- the wide kernel (16 < m <= 64) ----
+
+    static final int H100_SMS = 132, H100_OPTIN = 227 * 1024;
+    static final int[][] LLAMA2_7B = {{12288, 4096}, {4096, 4096}, {11008, 4096}, {22016, 4096}, {4096, 11008}};
+
+    /** The kernel's per-stage layout (sparse24_wide.cuh TwofourWideLayout): BN x 64 B values, BN x 8 B metadata, MT x 128 B of X. */
+    static int wideStageBytes(int mt, int bn) { return bn * 64 + bn * 8 + mt * 128; }
+
+    @Test
+    void widePlansCoverKOnceAndFitOneWave() {
+        int[] ms = {17, 31, 32, 33, 48, 64};
+        int[] ns = {1, 77, 1000, 4096 + 16 + 8, 4096, 11008, 12288, 22016, 28672};
+        int[] ks = {64, 192, 4096, 11008, 28672};
+        for (int m : ms) for (int n : ns) for (int k : ks) for (int rows : new int[] {0, 128, 256}) for (int forced : new int[] {0, 1, 2, 3, 1000}) {
+            Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, n, k, H100_SMS, H100_OPTIN, rows, forced);
+            String at = m + "x" + n + "x" + k + " rows " + rows + " forced " + forced + ": " + p;
+            assertNotNull(p, at);
+            int windows = k / 64;
+            assertTrue(p.splits() * p.windowsPerSplit() >= windows, "K not covered: " + at);
+            assertTrue((p.splits() - 1) * p.windowsPerSplit() < windows, "an empty split: " + at);
+            assertTrue(p.tokensPerTile() >= m && p.tokensPerTile() <= 64, at);
+            assertEquals(m <= 32 ? 32 : 64, p.tokensPerTile(), at);
+            if (rows != 0) assertEquals(rows, p.rowsPerCta(), at);
+            assertEquals((n + p.rowsPerCta() - 1) / p.rowsPerCta(), p.rowGroups(), at);
+            assertEquals(p.stages() * wideStageBytes(p.tokensPerTile(), p.rowsPerCta()), p.sharedBytes(), at);
+            assertTrue(p.sharedBytes() <= H100_OPTIN, at);
+            assertTrue(2 * (p.sharedBytes() + 1024) <= 228 * 1024, "two CTAs per SM: " + at);
+            if (forced == 0) assertTrue(p.splits() == 1 || p.ctas() <= 2L * H100_SMS, "more than one wave: " + at);
+            else assertEquals(Math.min(forced, windows), Math.min(forced, windows) == p.splits() ? p.splits() : Math.min(forced, windows),
+                    at);
+            assertEquals(p.splits() > 1 ? (long) p.rowGroups() * p.splits() * p.tokensPerTile() * p.rowsPerCta() : 0, p.workspaceFloats(), at);
+            assertEquals(p.splits() > 1 ? p.rowGroups() : 0, p.counters(), at);
+            assertEquals(p.rowsPerCta(), p.threads(), at);
+        }
+    }
+
+    @Test
+    void widePlanSplitsAsAsked() {
+        // 64 windows: 3 splits of 22 (22 + 22 + 20), 5 of 13; more splits than windows: one window each.
+        assertEquals(22, Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 3).windowsPerSplit());
+        assertEquals(5, Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 5).splits());
+        Sparse24Gemm.WidePlan all = Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 256, 1000);
+        assertEquals(64, all.splits());
+        assertEquals(1, all.windowsPerSplit());
+        // 172 windows (K = 11008) in 4: 43 each.
+        Sparse24Gemm.WidePlan down = Sparse24Gemm.widePlan(33, 4096, 11008, H100_SMS, H100_OPTIN, 128, 4);
+        assertEquals(4, down.splits());
+        assertEquals(43, down.windowsPerSplit());
+    }
+
+    @Test
+    void widePlanDoesNotApplyOutsideItsRange() {
+        assertNull(Sparse24Gemm.widePlan(65, 4096, 4096, H100_SMS, H100_OPTIN));
+        assertNull(Sparse24Gemm.widePlan(32, 4096, 4096 + 16, H100_SMS, H100_OPTIN), "K % 64 != 0");
+        assertNull(Sparse24Gemm.widePlan(32, 4096, 176, H100_SMS, H100_OPTIN), "K % 64 != 0");
+        assertNull(Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, 48 * 1024), "no ring fits 48 KiB");
+        assertThrows(IllegalArgumentException.class, () -> Sparse24Gemm.widePlan(0, 4096, 4096, H100_SMS, H100_OPTIN));
+        assertThrows(IllegalArgumentException.class, () -> Sparse24Gemm.widePlan(32, 4096, 4096, H100_SMS, H100_OPTIN, 64, 0));
+        // An A100 (163 KiB opt-in) gets a ring that fits; sm_86 (99 KiB) none at 64 tokens, but the 32-token rings.
+        Sparse24Gemm.WidePlan a100 = Sparse24Gemm.widePlan(64, 4096, 4096, 108, 163 * 1024);
+        assertNotNull(a100);
+        assertTrue(a100.sharedBytes() <= 163 * 1024, a100.toString());
+        assertNull(Sparse24Gemm.widePlan(64, 4096, 4096, 84, 99 * 1024));
+        Sparse24Gemm.WidePlan sm86 = Sparse24Gemm.widePlan(32, 4096, 4096, 84, 99 * 1024);
+        assertTrue(sm86.sharedBytes() <= 99 * 1024, sm86.toString());
+    }
+
+    @Test
+    void widePlansForLlamaShapesFillTheH100InOneWave() {
+        for (int m : new int[] {17, 32, 33, 64})
+            for (int[] nk : LLAMA2_7B) {
+                Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, nk[0], nk[1], H100_SMS, H100_OPTIN);
+                String at = "m=" + m + " " + nk[0] + "x" + nk[1] + ": " + p;
+                assertNotNull(p, at);
+                assertTrue(p.ctas() <= 2L * H100_SMS, "one wave at two CTAs per SM: " + at);
+                assertTrue(p.ctas() >= H100_SMS * 7 / 10, "at least 70% of the SMs busy: " + at);
+                // The split-K fixup's serial read (splits x m x rows x 4 bytes by one CTA) stays small against the weights.
+                assertTrue((long) p.splits() * p.tokensPerTile() * p.rowsPerCta() * 4 <= 256 * 1024, "fixup too large: " + at);
+            }
+        // 4096x4096 at 64 tokens: 32 row groups of 128 x 4 splits (128 CTAs), the cost model's pick.
+        Sparse24Gemm.WidePlan o = Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN);
+        assertEquals(128, o.rowsPerCta(), o.toString());
+        assertEquals(4, o.splits(), o.toString());
+        // 12288x4096: 96 row groups need no split.
+        assertEquals(1, Sparse24Gemm.widePlan(64, 12288, 4096, H100_SMS, H100_OPTIN).splits());
+    }
+
+    @Test
+    void wideClusterPlansNeedNoWorkspaceAndNameTheirKernel() {
+        for (int m : new int[] {17, 32, 33, 64})
+            for (int[] nk : LLAMA2_7B) {
+                Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, nk[0], nk[1], H100_SMS, H100_OPTIN, 0, 0, true);
+                String at = "m=" + m + " " + nk[0] + "x" + nk[1] + ": " + p;
+                assertEquals(p.splits() >= 2 && p.splits() <= 4, p.clusterReduce(), at);
+                if (p.clusterReduce()) {
+                    assertEquals(0, p.workspaceBytes(), at);
+                    assertTrue(p.kernelName("f16").endsWith("_cl" + p.splits()), at);
+                    // the partial tile [MT][BN + 4] floats must fit the ring it reuses
+                    assertTrue(p.tokensPerTile() * (p.rowsPerCta() + 4) * 4 <= p.sharedBytes(), at);
+                }
+                assertTrue(p.ctas() <= 2L * H100_SMS, at);
+            }
+        Sparse24Gemm.WidePlan o = Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 4);
+        assertEquals("twofour_sparse24_wide_bf16_mt64_bn128", o.kernelName("bf16"));
+        assertTrue(o.workspaceBytes() > 0);
+        Sparse24Gemm.WidePlan oc = o.withClusterReduce(true);
+        assertEquals("twofour_sparse24_wide_bf16_mt64_bn128_cl4", oc.kernelName("bf16"));
+        assertEquals(0, oc.workspaceBytes());
+        assertEquals(o, oc.withClusterReduce(false));
+        assertNull(Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 5).withClusterReduce(true), "no _cl5 kernel");
+        assertNull(Sparse24Gemm.widePlan(64, 12288, 4096, H100_SMS, H100_OPTIN, 128, 1).withClusterReduce(true), "one split: nothing to reduce");
+        // Every kernel name a plan can ask for is compiled (FatbinResourceTest checks the list against the fatbin).
+        for (int m : new int[] {17, 64})
+            for (int rows : new int[] {128, 256})
+                for (int splits = 1; splits <= 6; splits++)
+                    for (boolean cl : new boolean[] {false, true}) {
+                        Sparse24Gemm.WidePlan q = Sparse24Gemm.widePlan(m, 4096, 4096, H100_SMS, H100_OPTIN, rows, splits).withClusterReduce(cl);
+                        if (q == null) continue;
+                        for (String dt : new String[] {"f16", "bf16"})
+                            assertTrue(FatbinResourceTest.EXPECTED.contains(q.kernelName(dt)), q.kernelName(dt));
+                    }
+    }
 }
