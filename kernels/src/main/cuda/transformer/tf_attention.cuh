@@ -840,6 +840,205 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
     }
 }
 
+// The same with 32 query rows per warp (two 16-row MMA tiles, BQ = 128 per block of 4 warps) and key tiles of 32:
+// every K and V fragment read from shared memory feeds two MMAs, and each warp has two independent chains (scores,
+// softmax, P·V) to interleave; the ncu profile of attn_prefill (8 warps per SM at 224 registers) was latency-bound
+// (IPC 1.6). Q is staged in shared memory with the first key tile and read by ldmatrix per k-step (64 registers of Q
+// fragments would not fit beside 128 of output accumulators).
+template <typename T, int HD>
+__device__ void attn_prefill_w32(const T* __restrict__ q, int qStride, const T* __restrict__ kCache,
+                                 const T* __restrict__ vCache, const int* __restrict__ blockTables, int maxBlocks,
+                                 const int* __restrict__ seqStart, const int* __restrict__ ctxLens, int blockSize,
+                                 int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {
+    constexpr int BQ = 128, BK = 32, MT = 2, LDS = HD + 8;
+    constexpr int KK = HD / 16;   // k-steps of Q·Kᵀ
+    constexpr int NO = HD / 8;    // n-tiles of the output
+    constexpr int VEC = HD / 8;   // 16-byte pieces per row
+    extern __shared__ __align__(16) uint8_t attnSmem[];
+    T* sQ = reinterpret_cast<T*>(attnSmem);   // [BQ][LDS]
+    T* sK = sQ + BQ * LDS;                    // [2][BK][LDS]
+    T* sV = sK + 2 * BK * LDS;                // [2][BK][LDS]
+    __shared__ int sslot[2][BK];
+
+    const int s = blockIdx.z, h = blockIdx.y;
+    const int rowStart = seqStart[s];
+    const int qLen = seqStart[s + 1] - rowStart;
+    const int q0 = (gridDim.x - 1 - blockIdx.x) * BQ;
+    if (q0 >= qLen) return;
+    const int ctx = ctxLens[s];
+    const int posBase = ctx - qLen;
+    const int G = numHeads / numKvHeads;
+    const int kvh = h / G;
+    const int kvDim = numKvHeads * HD;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int gq = lane >> 2, tq = lane & 3;
+    const int* table = blockTables + (size_t)s * maxBlocks;
+    const int kvEnd = posBase + min(qLen, q0 + BQ);
+    const int tiles = (kvEnd + BK - 1) / BK;
+
+    auto slotsOf = [&](int tile, int i) {
+        const int p = tile * BK + i;
+        sslot[tile & 1][i] = p < kvEnd ? table[p / blockSize] * blockSize + p % blockSize : -1;
+    };
+    auto load = [&](int tile) {
+        const int buf = tile & 1;
+        for (int i = tid; i < BK * VEC; i += ATT_THREADS) {
+            const int row = i / VEC, c = (i % VEC) * 8;
+            const int slot = sslot[buf][row];
+            const size_t off = slot >= 0 ? (size_t)slot * kvDim + (size_t)kvh * HD + c : 0;
+            twofour_cp_async16(sK + (buf * BK + row) * LDS + c, kCache + off, slot >= 0 ? 16u : 0u);
+            twofour_cp_async16(sV + (buf * BK + row) * LDS + c, vCache + off, slot >= 0 ? 16u : 0u);
+        }
+        twofour_cp_async_commit();
+    };
+    // Q rows past qLen are zero (their output is not stored).
+    for (int i = tid; i < BQ * VEC; i += ATT_THREADS) {
+        const int r = i / VEC, c = (i % VEC) * 8;
+        const bool ok = q0 + r < qLen;
+        twofour_cp_async16(sQ + r * LDS + c, ok ? q + (size_t)(rowStart + q0 + r) * qStride + (size_t)h * HD + c : q, ok ? 16u : 0u);
+    }
+    for (int i = tid; i < 2 * BK; i += ATT_THREADS) slotsOf(i / BK, i % BK);
+    __syncthreads();
+    load(0);  // one group: Q and tile 0
+
+    float o[MT][NO][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+        for (int n = 0; n < NO; n++) o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.f;
+    float mRow[MT][2], lRow[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) mRow[mt][0] = mRow[mt][1] = -INFINITY, lRow[mt][0] = lRow[mt][1] = 0.f;
+    const int warpRow0 = warp * 32;                      // the warp's first row in the block
+    const int warpFirstPos = posBase + q0 + warpRow0;
+    // ldmatrix lane offsets (elements): Q tiles (16 rows, 16 d): rows + (lane & 15), d + 8 (lane >> 4); K and V as in
+    // attn_prefill.
+    const int qLane = (lane & 15) * LDS + (lane >> 4) * 8;
+    const int kLane = (lane & 7) * LDS + (lane >> 3) * 8;
+    const int vLane = ((lane & 7) + ((lane >> 3) & 1) * 8) * LDS + (lane >> 4) * 8;
+
+    for (int j = 0; j < tiles; j++) {
+        if (j + 1 < tiles) load(j + 1);
+        else twofour_cp_async_commit();
+        twofour_cp_async_wait<1>();
+        __syncthreads();
+        for (int i = tid; i < BK; i += ATT_THREADS) slotsOf(j + 2, i);
+        const T* k = sK + (j & 1) * BK * LDS;
+        const T* v = sV + (j & 1) * BK * LDS;
+        const int kt = j * BK;
+
+        float sacc[MT][BK / 8][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+            for (int n = 0; n < BK / 8; n++) sacc[mt][n][0] = sacc[mt][n][1] = sacc[mt][n][2] = sacc[mt][n][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < KK; kk += 2) {
+            uint32_t qa[MT][2][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                ldsm_x4(qa[mt][0], sQ + (warpRow0 + mt * 16) * LDS + kk * 16 + qLane);
+                ldsm_x4(qa[mt][1], sQ + (warpRow0 + mt * 16) * LDS + (kk + 1) * 16 + qLane);
+            }
+#pragma unroll
+            for (int n = 0; n < BK / 8; n++) {
+                uint32_t b[4];
+                ldsm_x4(b, k + n * 8 * LDS + kk * 16 + kLane);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma16816<T>(sacc[mt][n], qa[mt][0], b[0], b[1]);
+                    mma16816<T>(sacc[mt][n], qa[mt][1], b[2], b[3]);
+                }
+            }
+        }
+        const bool masked = kt + BK - 1 > warpFirstPos || kt + BK > kvEnd;
+#pragma unroll
+        for (int mt = 0; mt < MT; mt++) {
+            const int qpos0 = warpFirstPos + mt * 16 + gq, qpos1 = qpos0 + 8;
+            float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float val = sacc[mt][n][e] * scaleLog2;
+                    if (masked) {
+                        const int key = kt + n * 8 + tq * 2 + (e & 1);
+                        const int qpos = e < 2 ? qpos0 : qpos1;
+                        if (key > qpos || key >= kvEnd) val = -INFINITY;
+                    }
+                    sacc[mt][n][e] = val;
+                    mx[e >> 1] = fmaxf(mx[e >> 1], val);
+                }
+            }
+            float alpha[2], mUse[2];
+#pragma unroll
+            for (int rr = 0; rr < 2; rr++) {
+                mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 1));
+                mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 2));
+                const float mNew = fmaxf(mRow[mt][rr], mx[rr]);
+                mUse[rr] = mNew == -INFINITY ? 0.f : mNew;
+                alpha[rr] = exp2f(mRow[mt][rr] - mUse[rr]);
+                mRow[mt][rr] = mNew;
+                lRow[mt][rr] *= alpha[rr];
+            }
+#pragma unroll
+            for (int n = 0; n < NO; n++) {
+                o[mt][n][0] *= alpha[0]; o[mt][n][1] *= alpha[0];
+                o[mt][n][2] *= alpha[1]; o[mt][n][3] *= alpha[1];
+            }
+#pragma unroll
+            for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const float p = exp2f(sacc[mt][n][e] - mUse[e >> 1]);
+                    sacc[mt][n][e] = p;
+                    lRow[mt][e >> 1] += p;
+                }
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                a[mt][0] = pack2<T>(sacc[mt][2 * kk][0], sacc[mt][2 * kk][1]);
+                a[mt][1] = pack2<T>(sacc[mt][2 * kk][2], sacc[mt][2 * kk][3]);
+                a[mt][2] = pack2<T>(sacc[mt][2 * kk + 1][0], sacc[mt][2 * kk + 1][1]);
+                a[mt][3] = pack2<T>(sacc[mt][2 * kk + 1][2], sacc[mt][2 * kk + 1][3]);
+            }
+#pragma unroll
+            for (int n = 0; n < NO; n += 2) {
+                uint32_t b[4];
+                ldsm_x4_trans(b, v + kk * 16 * LDS + n * 8 + vLane);
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    mma16816<T>(o[mt][n], a[mt], b[0], b[1]);
+                    mma16816<T>(o[mt][n + 1], a[mt], b[2], b[3]);
+                }
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+        for (int rr = 0; rr < 2; rr++) {
+            lRow[mt][rr] += __shfl_xor_sync(0xffffffffu, lRow[mt][rr], 1);
+            lRow[mt][rr] += __shfl_xor_sync(0xffffffffu, lRow[mt][rr], 2);
+            lRow[mt][rr] = lRow[mt][rr] > 0.f ? 1.0f / lRow[mt][rr] : 0.f;
+        }
+        const int r0 = q0 + warpRow0 + mt * 16 + gq, r1 = r0 + 8;
+        T* o0 = out + (size_t)(rowStart + r0) * outStride + (size_t)h * HD;
+        T* o1 = out + (size_t)(rowStart + r1) * outStride + (size_t)h * HD;
+#pragma unroll
+        for (int n = 0; n < NO; n++) {
+            const int c = n * 8 + tq * 2;
+            if (r0 < qLen) *reinterpret_cast<uint32_t*>(o0 + c) = pack2<T>(o[mt][n][0] * lRow[mt][0], o[mt][n][1] * lRow[mt][0]);
+            if (r1 < qLen) *reinterpret_cast<uint32_t*>(o1 + c) = pack2<T>(o[mt][n][2] * lRow[mt][1], o[mt][n][3] * lRow[mt][1]);
+        }
+    }
+}
+
 }  // namespace tf
 
 
@@ -870,6 +1069,13 @@ TF_ATTN_PREFILL(T, SUF, HD, 64, 2, )                                            
 TF_ATTN_PREFILL(T, SUF, HD, 64, 3, _b3)                                                                            \
 TF_ATTN_PREFILL(T, SUF, HD, 32, 3, _bk32)                                                                          \
 TF_ATTN_PREFILL(T, SUF, HD, 32, 4, _bk32_b4)                                                                       \
+extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS, 2) tf_attn_prefill_##SUF##_hd##HD##_w32(const T* q, \
+        int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
+        const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \
+    twofour_pdl_enter();                                                                                            \
+    tf::attn_prefill_w32<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,   \
+                                numHeads, numKvHeads, scaleLog2, out, outStride);                                   \
+}                                                                                                                   \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_prefill_v1_##SUF##_hd##HD(const T* q,       \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
         const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \

@@ -333,7 +333,7 @@ public final class TransformerKernels {
     static final String PREFILL_KERNEL = System.getProperty("twofour.attn.prefill", "fa2");
 
     /** The prefill kernels: fa2 and its variants (key tiles of 32, compiled for 3 or 4 blocks per SM), and v1. */
-    public static final List<String> PREFILL_KERNELS = List.of("fa2", "fa2-b3", "fa2-bk32", "fa2-bk32-b4", "v1");
+    public static final List<String> PREFILL_KERNELS = List.of("fa2", "fa2-b3", "fa2-bk32", "fa2-bk32-b4", "fa2-w32", "v1");
 
     /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of {@code keys} positions x (headDim + 8) halves. */
     static int prefillSharedBytes(int headDim, int keys) {
@@ -368,8 +368,10 @@ public final class TransformerKernels {
         boolean v1 = kernel.equals("v1");
         String name = v1 ? "tf_attn_prefill_v1_" + sfx(dtype) + "_hd" + headDim
                 : "tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim + kernel.substring(3).replace('-', '_');
-        kernels.launchDependent(fn(name), Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS),
-                v1 ? 0 : prefillSharedBytes(headDim, kernel.contains("bk32") ? 32 : 64), stream,
+        int rowsPerBlock = kernel.equals("fa2-w32") ? 128 : 64;
+        kernels.launchDependent(fn(name), Dim3.of((maxQLen + rowsPerBlock - 1) / rowsPerBlock, numHeads, numSeqs), Dim3.of(ATT_THREADS),
+                v1 ? 0 : kernel.equals("fa2-w32") ? (128 + 2 * 2 * 32) * (headDim + 8) * 2
+                        : prefillSharedBytes(headDim, kernel.contains("bk32") ? 32 : 64), stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
                         .ptr(out).i32(outStride));
