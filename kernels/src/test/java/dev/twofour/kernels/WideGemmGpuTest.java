@@ -73,6 +73,10 @@ class WideGemmGpuTest {
                                         plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
                                 plans.add(gemm.widePlan(m, n, k));
                                 plans.remove(null);
+                                for (Sparse24Gemm.WidePlan p : List.copyOf(plans)) {   // 64-row warps where compiled
+                                    Sparse24Gemm.WidePlan r = p.withRowsPerWarp(64);
+                                    if (r != null) plans.add(r);
+                                }
                                 if (gemm.wideClusters()) {   // every split plan of 2-4 splits also reduced in a cluster
                                     for (Sparse24Gemm.WidePlan p : List.copyOf(plans)) {
                                         Sparse24Gemm.WidePlan c = p.withClusterReduce(true);
