@@ -250,7 +250,14 @@ public final class GemmBench {
                     }
                 }
             wides.remove(null);
-            for (Sparse24Gemm.WidePlan p : wides) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
+            for (Sparse24Gemm.WidePlan p : wides) {
+                try {
+                    candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
+                } catch (RuntimeException e) {   // e.g. a refused cluster launch: log it and go on with the other variants
+                    log.printf("   ours     %-8s m=%-4d FAILED %s: %s%n", s.name(), m, p, e.getMessage());
+                    stream.synchronize();
+                }
+            }
             tiles = new int[0];
         }
         for (int tile : tiles) {

@@ -1,6 +1,7 @@
 package dev.twofour.kernels;
 
 import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaException;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
 import dev.twofour.cuda.Dim3;
@@ -428,6 +429,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** -Dtwofour.gemm.wideCluster=false: the wide kernel's split-K partials always go through the workspace (see {@link #wideClusters()}). */
     private final boolean wideCluster = Boolean.parseBoolean(System.getProperty("twofour.gemm.wideCluster", "true"));
     private Boolean clusterCapable;  // the GPU is sm_90+ (asked once)
+    private volatile boolean clusterFailed;  // a cluster launch was refused: see run
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -500,7 +502,7 @@ public final class Sparse24Gemm implements AutoCloseable {
      * -Dtwofour.gemm.wideCluster=false (then split K always goes through the workspace).
      */
     public boolean wideClusters() {
-        if (!wideCluster) return false;
+        if (!wideCluster || clusterFailed) return false;
         if (clusterCapable == null) clusterCapable = kernels.context().device().computeCapability().major() >= 9;
         return clusterCapable;
     }
@@ -562,7 +564,17 @@ public final class Sparse24Gemm implements AutoCloseable {
                     DeviceBuffer y, long ldy, int m, int n, int k, boolean afterAttention) {
         WidePlan wide = defaultWidePlan(m, n, k);
         if (wide != null && wideAligned(values, metadata)) {
-            run(stream, dtype, x, ldx, values, metadata, y, ldy, wide);
+            try {
+                run(stream, dtype, x, ldx, values, metadata, y, ldy, wide);
+            } catch (CudaException e) {
+                if (!wide.clusterReduce()) throw e;
+                // A GPU or driver that refuses the cluster launch: split K through the workspace from now on (logged once).
+                clusterFailed = true;
+                System.getLogger(Sparse24Gemm.class.getName()).log(System.Logger.Level.WARNING,
+                        "the wide 2:4 GEMM's cluster launch failed (" + e.getMessage() + "); its split-K partials go through the"
+                                + " workspace from now on (-Dtwofour.gemm.wideCluster=false does so from the start)");
+                run(stream, dtype, x, ldx, values, metadata, y, ldy, defaultWidePlan(m, n, k));
+            }
             return;
         }
         runChosen(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, defaultStreamPlan(m, n, k, afterAttention), false);
