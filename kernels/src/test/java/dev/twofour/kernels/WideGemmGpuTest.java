@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The wide 2:4 GEMM (sparse24_wide.cuh, 16 < m <= 64) against the Java reference on random data: fp16 and bf16, m below,
  * at and above both token tiles, odd n (partial row groups), K from one window to 172, both CTA shapes, forced and automatic
- * splits (through the workspace, and on sm_90+ in a thread-block cluster), 32- and 64-row warps, aligned (cp.async) and odd
- * (plain loads) X strides, Y strides for 8-byte and for 2-byte stores, each run twice into a NaN-poisoned Y (the split counters must reset themselves). Runs on the GPU machine.
+ * splits (through the workspace, and on sm_90+ in a thread-block cluster), 32- and 64-row warps, aligned (cp.async) and
+ * odd (plain loads) X strides, Y strides for 8-byte and for 2-byte stores, each run twice into a NaN-poisoned Y (the split
+ * counters must reset themselves). Runs on the GPU machine.
  */
 @Tag("gpu")
 class WideGemmGpuTest {
