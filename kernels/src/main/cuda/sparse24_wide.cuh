@@ -6,8 +6,8 @@
 // kernel cannot hold all of X per CTA. Here every weight byte is read once from HBM and multiplied by all MT tokens:
 // the sparse MMA's token dimension (n = 8) is looped over MT/8 octets with the same A fragment.
 //
-// Work split. A CTA of WARPS warps owns BN = 32 x WARPS rows (each warp 32 rows = two 16-row A tiles, so one B
-// fragment feeds two MMAs: half the shared-memory reads per MMA) and a range of 64-input windows (split-K over
+// Work split. A CTA of WARPS warps owns BN = RW x WARPS rows (each warp RW = 32 or 64 rows = 2 or 4 16-row A tiles, so
+// one B fragment feeds 2 or 4 MMAs: a half or a quarter of the shared-memory reads per MMA) and a range of 64-input windows (split-K over
 // gridDim.y). A window of the CTA's rows (BN x 72 bytes of values + metadata) and of X (MT x 128 bytes) is one stage
 // of a STAGES-deep cp.async ring, one block barrier per stage. With one split the CTA writes Y (through a shared-memory
 // tile, 8-byte stores). With 2-4 splits on sm_90+ (_cl<S> kernels) the splits of a row group form a thread-block cluster
@@ -73,9 +73,9 @@ __device__ __forceinline__ void twofour_ldmatrix_x4(uint32_t (&r)[4], const void
 __device__ __forceinline__ int twofour_wide_value_unit(int r, int p) { return r * 64 + 16 * (p ^ ((r >> 1) & 3)); }
 __device__ __forceinline__ int twofour_wide_x_unit(int n, int p) { return n * 128 + 16 * (p ^ (n & 7)); }
 
-template <int MT, int WARPS>
+template <int MT, int BN_>
 struct TwofourWideLayout {
-  static constexpr int BN = 32 * WARPS;
+  static constexpr int BN = BN_;
   static constexpr int VALUES = 0;
   static constexpr int META = BN * 64;
   static constexpr int XS = META + BN * 8;
@@ -86,17 +86,17 @@ struct TwofourWideLayout {
 // step j = h * MO + o. ldmatrix and mma are both asm volatile, so the compiler keeps their order: the B fragment of
 // step j + 1 is loaded before the MMAs of step j (double buffer) to hide the shared-memory latency, and all four A
 // fragments are loaded first.
-template <typename Conv, int MT>
-__device__ __forceinline__ void twofour_wide_window(float (&acc)[2][MT / 8][4], const uint8_t* sv, const uint8_t* sx,
-                                                    int warpRow0, const uint32_t (&e)[2], int M) {
+template <typename Conv, int MT, int TI>
+__device__ __forceinline__ void twofour_wide_window(float (&acc)[TI][MT / 8][4], const uint8_t* sv, const uint8_t* sx,
+                                                    int warpRow0, const uint32_t (&e)[TI], int M) {
   constexpr int MO = MT / 8;
   const int lane = threadIdx.x & 31;
   const int q = lane >> 3;
-  uint32_t a[2][2][4];  // [h][tile i]
+  uint32_t a[2][TI][4];  // [h][tile i]
 #pragma unroll
   for (int h = 0; h < 2; h++)
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < TI; i++) {
       const int r = warpRow0 + 16 * i + (lane & 7) + 8 * (q & 1);
       twofour_ldmatrix_x4(a[h][i], sv + twofour_wide_value_unit(r, 2 * h + (q >> 1)));
     }
@@ -111,7 +111,7 @@ __device__ __forceinline__ void twofour_wide_window(float (&acc)[2][MT / 8][4], 
     }
     if (8 * o < M) {  // uniform over the block: octets holding only zero tokens are skipped
 #pragma unroll
-      for (int i = 0; i < 2; i++) {
+      for (int i = 0; i < TI; i++) {
         const uint32_t* bb = b[j & 1];
         if (h == 0) MmaSp<Conv>::template run<0>(acc[i][o], a[0][i][0], a[0][i][1], a[0][i][2], a[0][i][3], bb[0], bb[1], bb[2], bb[3], e[i]);
         else MmaSp<Conv>::template run<1>(acc[i][o], a[1][i][0], a[1][i][1], a[1][i][2], a[1][i][3], bb[0], bb[1], bb[2], bb[3], e[i]);
@@ -120,13 +120,14 @@ __device__ __forceinline__ void twofour_wide_window(float (&acc)[2][MT / 8][4], 
   }
 }
 
-template <typename Conv, int MT, int WARPS, int STAGES, int CLUSTER>
+template <typename Conv, int MT, int WARPS, int RW, int STAGES, int CLUSTER>
 __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict__ X, long long ldx,
                                                       const uint8_t* __restrict__ values, const uint8_t* __restrict__ meta,
                                                       uint16_t* __restrict__ Y, long long ldy, int M, int N, int K,
                                                       int winPerSplit, float* __restrict__ ws,
                                                       unsigned* __restrict__ counters, int prologue) {
-  using L = TwofourWideLayout<MT, WARPS>;
+  constexpr int TI = RW / 16;  // 16-row A tiles per warp: each B fragment feeds TI MMAs
+  using L = TwofourWideLayout<MT, RW * WARPS>;
   constexpr int BN = L::BN, THREADS = 32 * WARPS;
   extern __shared__ __align__(16) uint8_t smem[];
 
@@ -195,10 +196,10 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   }
 
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-  const int warpRow0 = warp * 32;
-  float acc[2][MT / 8][4];
+  const int warpRow0 = warp * RW;
+  float acc[TI][MT / 8][4];
 #pragma unroll
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < TI; i++)
 #pragma unroll
     for (int o = 0; o < MT / 8; o++)
 #pragma unroll
@@ -214,15 +215,15 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
     }
     twofour_cp_async_commit();  // one group per stage, empty or not: the wait counts stay uniform
     const uint8_t* st = stage(s % STAGES);
-    uint32_t e[2];
+    uint32_t e[TI];
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < TI; i++) {
       const int rA = warpRow0 + 16 * i + g;
       const uint32_t lo = *reinterpret_cast<const uint16_t*>(st + L::META + rA * 8 + 2 * t);
       const uint32_t hi = *reinterpret_cast<const uint16_t*>(st + L::META + (rA + 8) * 8 + 2 * t);
       e[i] = lo | hi << 16;
     }
-    twofour_wide_window<Conv, MT>(acc, st + L::VALUES, st + L::XS, warpRow0, e, M);
+    twofour_wide_window<Conv, MT, TI>(acc, st + L::VALUES, st + L::XS, warpRow0, e, M);
   }
 
   // acc[i][o][c]: row warpRow0 + 16i + g (+8 for c >= 2), token 8o + 2t + (c & 1).
@@ -248,7 +249,7 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   auto tileOut = [&]() {
     __syncthreads();  // every warp is done with the ring
 #pragma unroll
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < TI; i++)
 #pragma unroll
       for (int o = 0; o < MT / 8; o++)
 #pragma unroll
@@ -299,7 +300,7 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
 #endif
   float* part = ws + (size_t)(rowGroup * splits + split) * (MT * BN);
 #pragma unroll
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < TI; i++)
 #pragma unroll
     for (int o = 0; o < MT / 8; o++)
 #pragma unroll
@@ -353,45 +354,51 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   if (tid == 0) counters[rowGroup] = 0u;  // every split has arrived: ready for the next launch
 }
 
-// BN = 128 rows (4 warps) with a 6-stage ring, or 256 rows (8 warps) with 4 stages: 77-104 KB, two CTAs per SM.
-#define TWOFOUR_SPARSE24_WIDE(NAME, CONV, MT, WARPS, STAGES)                                                         \
+// WARPS warps of RW rows each: 4 x 32 = 128 rows with a 6-stage ring, 8 x 32 = 256 rows with 4 stages, and (64 tokens
+// only) 4 x 64 = 256 rows with 4 stages (_r64: each B fragment feeds 4 MMAs, half the B reads of shared memory per
+// weight byte, 128 accumulators per thread): 77-104 KB, two CTAs per SM.
+#define TWOFOUR_SPARSE24_WIDE(NAME, CONV, MT, WARPS, RW, STAGES)                                                     \
   extern "C" __global__ void __launch_bounds__(32 * WARPS, 2)                                                       \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy,   \
        int M, int N, int K, int winPerSplit, float* ws, unsigned* counters, int prologue) {                       \
-    twofour_sparse24_wide<CONV, MT, WARPS, STAGES, 0>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws,      \
-                                                      counters, prologue);                                         \
+    twofour_sparse24_wide<CONV, MT, WARPS, RW, STAGES, 0>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws,  \
+                                                          counters, prologue);                                     \
   }
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 6)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 6)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 4)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 4)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 6)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 6)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 4)
-TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn256, BF16, 64, 8, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn256_r64, F16, 64, 4, 64, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn256, BF16, 64, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn256_r64, BF16, 64, 4, 64, 4)
 
 // Split-K reduced across a thread-block cluster of the CL splits of a row group (distributed shared memory; sm_90+:
 // the grid's y dimension must equal CL). _cl<CL> kernels; not compiled for older GPUs.
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
-#define TWOFOUR_SPARSE24_WIDE_CL(NAME, CONV, MT, WARPS, STAGES, CL)                                                  \
+#define TWOFOUR_SPARSE24_WIDE_CL(NAME, CONV, MT, WARPS, RW, STAGES, CL)                                              \
   extern "C" __global__ void __cluster_dims__(1, CL, 1) __launch_bounds__(32 * WARPS, 2)                            \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy,   \
        int M, int N, int K, int winPerSplit, float* ws, unsigned* counters, int prologue) {                       \
-    twofour_sparse24_wide<CONV, MT, WARPS, STAGES, CL>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws,     \
-                                                       counters, prologue);                                        \
+    twofour_sparse24_wide<CONV, MT, WARPS, RW, STAGES, CL>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws, \
+                                                           counters, prologue);                                    \
   }
-#define TWOFOUR_SPARSE24_WIDE_CLS(PREFIX, CONV, MT, WARPS, STAGES)             \
-  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl2, CONV, MT, WARPS, STAGES, 2)           \
-  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl3, CONV, MT, WARPS, STAGES, 3)           \
-  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl4, CONV, MT, WARPS, STAGES, 4)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 6)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 6)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 4)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 4)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 6)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 6)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 4)
-TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn256, BF16, 64, 8, 4)
+#define TWOFOUR_SPARSE24_WIDE_CLS(PREFIX, CONV, MT, WARPS, RW, STAGES)             \
+  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl2, CONV, MT, WARPS, RW, STAGES, 2)           \
+  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl3, CONV, MT, WARPS, RW, STAGES, 3)           \
+  TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl4, CONV, MT, WARPS, RW, STAGES, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn256_r64, F16, 64, 4, 64, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 32, 6)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn256, BF16, 64, 8, 32, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn256_r64, BF16, 64, 4, 64, 4)
 #undef TWOFOUR_SPARSE24_WIDE_CLS
 #undef TWOFOUR_SPARSE24_WIDE_CL
 #endif

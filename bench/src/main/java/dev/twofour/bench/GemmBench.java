@@ -243,12 +243,22 @@ public final class GemmBench {
                 for (int splits : new int[] {0, 1, 2, 3, 4, 6, 8}) {
                     Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits);
                     if (p == null) continue;
-                    wides.add(p);
-                    if (ours.wideClusters()) wides.add(p.withClusterReduce(true));   // 2-4 splits reduced in a cluster
+                    for (Sparse24Gemm.WidePlan q : new Sparse24Gemm.WidePlan[] {p, p.withRowsPerWarp(32), p.withRowsPerWarp(64)}) {
+                        if (q == null) continue;
+                        wides.add(q);
+                        if (ours.wideClusters()) wides.add(q.withClusterReduce(true));   // 2-4 splits reduced in a cluster
+                    }
                 }
             wides.remove(null);
-            for (Sparse24Gemm.WidePlan p : wides) candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
-            tiles = new int[0];
+            for (Sparse24Gemm.WidePlan p : wides) {
+                try {
+                    candidates.add(timeOurs(s, m, x, y, vals, meta, ref, flops, bytes, tDense, p));
+                } catch (RuntimeException e) {   // e.g. a refused cluster launch: log it and go on with the other variants
+                    log.printf("   ours     %-8s m=%-4d FAILED %s: %s%n", s.name(), m, p, e.getMessage());
+                    stream.synchronize();
+                }
+            }
+            tiles = candidates.isEmpty() ? new int[] {16, 32} : new int[0];   // the classic kernel only if every wide variant failed
         }
         for (int tile : tiles) {
             Sparse24Gemm.Plan p = Sparse24Gemm.plan(m, n, k, kernels.multiprocessors(), tile, 0);
@@ -306,7 +316,8 @@ public final class GemmBench {
     private GemmResult timeOurs(GemmShapes.Shape s, int m, DeviceBuffer x, DeviceBuffer y, DeviceBuffer[] vals, DeviceBuffer[] meta,
                                 float[] ref, long flops, long bytes, double tDense, Sparse24Gemm.WidePlan p) {
         ours.reserve(p);
-        String note = "wide, tile " + p.tokensPerTile() + ", " + p.rowsPerCta() + " rows x " + p.stages() + " stages, " + p.rowGroups()
+        String note = "wide, tile " + p.tokensPerTile() + ", " + p.rowsPerCta() + " rows (" + p.threads() / 32 + " warps) x " + p.stages()
+                + " stages, " + p.rowGroups()
                 + " row groups x " + p.splits() + " splits of " + p.windowsPerSplit() + " windows" + (p.clusterReduce() ? " (cluster)" : "")
                 + ", " + p.ctas() + " CTAs";
         return timeOurs(s, m, y, ref, flops, bytes, tDense, vals.length, note,

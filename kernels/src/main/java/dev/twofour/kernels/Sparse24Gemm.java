@@ -1,6 +1,7 @@
 package dev.twofour.kernels;
 
 import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaException;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
 import dev.twofour.cuda.Dim3;
@@ -237,8 +238,11 @@ public final class Sparse24Gemm implements AutoCloseable {
     public static final int WIDE_MAX_M = 64;
     /** Most splits the wide kernel reduces in a thread-block cluster (its _cl2, _cl3, _cl4 kernels). */
     static final int WIDE_MAX_CLUSTER = 4;
-    /** The wide kernel's compiled CTA shapes: {rows per CTA, ring stages} (4 warps x 32 rows with 6 stages, 8 x 32 with 4). */
-    static final int[][] WIDE_VARIANTS = {{128, 6}, {256, 4}};
+    /**
+     * The wide kernel's compiled CTA shapes: {rows per CTA, rows per warp, ring stages, smallest token tile}: 4 warps x 32
+     * rows with 6 stages, 8 x 32 with 4, and for 64-token tiles 4 x 64 with 4 (_r64: half the shared-memory reads of X).
+     */
+    static final int[][] WIDE_VARIANTS = {{128, 32, 6, 32}, {256, 32, 4, 32}, {256, 64, 4, 64}};
 
     /**
      * How the wide kernel (sparse24_wide.cuh, 16 < m <= 64) runs one call: tokens per tile (32 or 64, at least m), rows
@@ -247,8 +251,8 @@ public final class Sparse24Gemm implements AutoCloseable {
      * {@code clusterReduce} (2 to 4 splits, sm_90+): the splits of a row group form a thread-block cluster and reduce in
      * distributed shared memory; else fp32 partials in the workspace, summed by the last CTA to arrive.
      */
-    public record WidePlan(int m, int n, int k, int tokensPerTile, int rowsPerCta, int stages, int rowGroups, int splits,
-                           int windowsPerSplit, int sharedBytes, boolean clusterReduce) {
+    public record WidePlan(int m, int n, int k, int tokensPerTile, int rowsPerCta, int rowsPerWarp, int stages, int rowGroups,
+                           int splits, int windowsPerSplit, int sharedBytes, boolean clusterReduce) {
         /** fp32 partials: one [tokensPerTile][rowsPerCta] block per (row group, split) when K is split without a cluster. */
         public long workspaceFloats() { return splits > 1 && !clusterReduce ? (long) rowGroups * splits * tokensPerTile * rowsPerCta : 0; }
         /** Arrival counters: one per row group when K is split without a cluster. */
@@ -259,20 +263,32 @@ public final class Sparse24Gemm implements AutoCloseable {
          */
         public WidePlan withClusterReduce(boolean cluster) {
             if (cluster && (splits < 2 || splits > WIDE_MAX_CLUSTER)) return null;
-            return new WidePlan(m, n, k, tokensPerTile, rowsPerCta, stages, rowGroups, splits, windowsPerSplit, sharedBytes, cluster);
+            return new WidePlan(m, n, k, tokensPerTile, rowsPerCta, rowsPerWarp, stages, rowGroups, splits, windowsPerSplit, sharedBytes, cluster);
+        }
+
+        /** This plan with warps of {@code rows} rows (32 or 64) where that CTA shape is compiled (same rows per CTA), else null. */
+        public WidePlan withRowsPerWarp(int rows) {
+            for (int[] v : WIDE_VARIANTS) {
+                if (v[0] == rowsPerCta && v[1] == rows && tokensPerTile >= v[3]) {
+                    return new WidePlan(m, n, k, tokensPerTile, rowsPerCta, rows, v[2], rowGroups, splits, windowsPerSplit,
+                            wideSharedBytes(tokensPerTile, rowsPerCta, v[2]), clusterReduce);
+                }
+            }
+            return null;
         }
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
         /** Thread blocks launched. */
         public long ctas() { return (long) rowGroups * splits; }
-        /** Threads per block: one warp per 32 rows. */
-        public int threads() { return rowsPerCta; }
+        /** Threads per block: one warp per {@code rowsPerWarp} rows. */
+        public int threads() { return rowsPerCta / rowsPerWarp * 32; }
         /** Bytes the kernel must read at least: values, metadata and activations. */
         public long minBytesRead(CudaDtype dtype) {
             return (long) n * k / 2 * dtype.byteSize() + (long) n * k / 8 + (long) m * k * dtype.byteSize();
         }
         /** The kernel's name for this plan and element type suffix ("f16", "bf16"). */
         String kernelName(String dtypeSuffix) {
-            return "twofour_sparse24_wide_" + dtypeSuffix + "_mt" + tokensPerTile + "_bn" + rowsPerCta + (clusterReduce ? "_cl" + splits : "");
+            return "twofour_sparse24_wide_" + dtypeSuffix + "_mt" + tokensPerTile + "_bn" + rowsPerCta + (rowsPerWarp == 64 ? "_r64" : "")
+                    + (clusterReduce ? "_cl" + splits : "");
         }
     }
 
@@ -297,7 +313,8 @@ public final class Sparse24Gemm implements AutoCloseable {
      * > 0} about that many K splits (for benchmarks; 0: the cost model picks).
      *
      * <p>The cost model (an estimate, to be checked against `bench gemm`'s variants.log): the weights stream at 3.0 TB/s
-     * over all SMs but at most ~30 GB/s into one SM (so 3 TB/s needs 100 of the H100's 132 SMs), in one wave of CTAs; each split-K row group then pays
+     * over all SMs but at most ~30 GB/s into one SM (so 3 TB/s needs 100 of the H100's 132 SMs), and an SM's shared memory
+     * moves ~180 GB/s (80% of 128 B/clock: copies in, fragments out), in one wave of CTAs; each split-K row group then pays
      * ~1 us (fence, counter, L2 round trip) plus its last CTA's read of {@code splits x m x rows x 4} bytes of partials at
      * ~100 GB/s, which is why small row groups with few splits beat large ones with many (4096x4096 at m = 64: 128 rows x 4
      * splits, 128 CTAs). With {@code clusters} (an sm_90+ GPU) 2 to 4 splits reduce in a thread-block cluster instead:
@@ -316,8 +333,8 @@ public final class Sparse24Gemm implements AutoCloseable {
         WidePlan best = null;
         double bestCost = Double.POSITIVE_INFINITY;
         for (int[] v : WIDE_VARIANTS) {
-            int rows = v[0], stages = v[1];
-            if (rowsPerCta != 0 && rows != rowsPerCta) continue;
+            int rows = v[0], rowsPerWarp = v[1], stages = v[2];
+            if (rowsPerCta != 0 && rows != rowsPerCta || tile < v[3]) continue;
             int shared = wideSharedBytes(tile, rows, stages);
             if (shared > sharedOptin) continue;
             int perSm = Math.max(1, Math.min(2, (sharedOptin + 1024) / (shared + 1024)));
@@ -331,10 +348,10 @@ public final class Sparse24Gemm implements AutoCloseable {
                 long ctas = (long) rowGroups * splits;
                 if (forcedSplits == 0 && splits > 1 && ctas > slots) break;  // one wave (more splits only add CTAs)
                 boolean cluster = clusters && splits >= 2 && splits <= WIDE_MAX_CLUSTER;
-                double cost = wideCostMicros(m, rows, rowGroups, splits, wps, sms, slots, cluster);
+                double cost = wideCostMicros(m, rows, rowsPerWarp, rowGroups, splits, wps, sms, slots, cluster);
                 if (cost < bestCost) {
                     bestCost = cost;
-                    best = new WidePlan(m, n, k, tile, rows, stages, rowGroups, splits, wps, shared, cluster);
+                    best = new WidePlan(m, n, k, tile, rows, rowsPerWarp, stages, rowGroups, splits, wps, shared, cluster);
                 }
             }
         }
@@ -342,15 +359,22 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /** The wide kernel's estimated time in microseconds (see {@link #widePlan(int, int, int, int, int, int, int)}). */
-    static double wideCostMicros(int m, int rows, int rowGroups, int splits, int windowsPerSplit, int sms, long slots, boolean cluster) {
+    static double wideCostMicros(int m, int rows, int rowsPerWarp, int rowGroups, int splits, int windowsPerSplit, int sms, long slots,
+                                 boolean cluster) {
         final double hbmBytesPerMicro = 3.0e6, smBytesPerMicro = 30e3, fixupBytesPerMicro = 100e3, fixupMicros = 1.0;
-        final double clusterBytesPerMicro = 200e3, clusterMicros = 0.5;
+        final double clusterBytesPerMicro = 200e3, clusterMicros = 0.5, sharedBytesPerMicro = 180e3;
         long ctas = (long) rowGroups * splits;
         long waves = (ctas + slots - 1) / slots;
         long inWave = Math.min(ctas, slots);
         long busiest = (inWave + sms - 1) / sms;
         double perCta = (double) rows * windowsPerSplit * 72;
-        double wave = Math.max(inWave * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro);
+        // Shared memory per stage: the copies in (weights, X of the real tokens), A fragments out (64 B per row) and B
+        // fragments out (per warp, 2 blocks x token octets x 512 B): ~70% of its 128 B/clock at M = 64 and 32-row warps.
+        double sharedPerStage = rows * 72.0 + m * 128.0 + rows * 64.0 + (double) rows / rowsPerWarp * 2 * ((m + 7) / 8) * 512;
+        double sharedMicros = busiest * windowsPerSplit * sharedPerStage / sharedBytesPerMicro;
+        // + 1% of the shared-memory time: of two plans bound by the same HBM time, the one with more headroom wins.
+        double wave = Math.max(Math.max(inWave * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro), sharedMicros)
+                + 0.01 * sharedMicros;
         double tail = splits == 1 ? 0
                 : cluster ? clusterMicros + (double) m * rows * 4 / clusterBytesPerMicro
                 : fixupMicros + (double) splits * m * rows * 4 / fixupBytesPerMicro;
@@ -405,6 +429,7 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** -Dtwofour.gemm.wideCluster=false: the wide kernel's split-K partials always go through the workspace (see {@link #wideClusters()}). */
     private final boolean wideCluster = Boolean.parseBoolean(System.getProperty("twofour.gemm.wideCluster", "true"));
     private Boolean clusterCapable;  // the GPU is sm_90+ (asked once)
+    private volatile boolean clusterFailed;  // a cluster launch was refused: see run
     private DeviceBuffer partials;
     private DeviceBuffer counters;
     private boolean closed;
@@ -477,7 +502,7 @@ public final class Sparse24Gemm implements AutoCloseable {
      * -Dtwofour.gemm.wideCluster=false (then split K always goes through the workspace).
      */
     public boolean wideClusters() {
-        if (!wideCluster) return false;
+        if (!wideCluster || clusterFailed) return false;
         if (clusterCapable == null) clusterCapable = kernels.context().device().computeCapability().major() >= 9;
         return clusterCapable;
     }
@@ -539,7 +564,17 @@ public final class Sparse24Gemm implements AutoCloseable {
                     DeviceBuffer y, long ldy, int m, int n, int k, boolean afterAttention) {
         WidePlan wide = defaultWidePlan(m, n, k);
         if (wide != null && wideAligned(values, metadata)) {
-            run(stream, dtype, x, ldx, values, metadata, y, ldy, wide);
+            try {
+                run(stream, dtype, x, ldx, values, metadata, y, ldy, wide);
+            } catch (CudaException e) {
+                if (!wide.clusterReduce()) throw e;
+                // A GPU or driver that refuses the cluster launch: split K through the workspace from now on (logged once).
+                clusterFailed = true;
+                System.getLogger(Sparse24Gemm.class.getName()).log(System.Logger.Level.WARNING,
+                        "the wide 2:4 GEMM's cluster launch failed (" + e.getMessage() + "); its split-K partials go through the"
+                                + " workspace from now on (-Dtwofour.gemm.wideCluster=false does so from the start)");
+                run(stream, dtype, x, ldx, values, metadata, y, ldy, defaultWidePlan(m, n, k));
+            }
             return;
         }
         runChosen(stream, dtype, x, ldx, values, metadata, y, ldy, m, n, k, defaultStreamPlan(m, n, k, afterAttention), false);

@@ -168,7 +168,8 @@ class PlanTest {
                     at);
             assertEquals(p.splits() > 1 ? (long) p.rowGroups() * p.splits() * p.tokensPerTile() * p.rowsPerCta() : 0, p.workspaceFloats(), at);
             assertEquals(p.splits() > 1 ? p.rowGroups() : 0, p.counters(), at);
-            assertEquals(p.rowsPerCta(), p.threads(), at);
+            assertEquals(p.rowsPerCta() / p.rowsPerWarp() * 32, p.threads(), at);
+            assertTrue(p.rowsPerWarp() == 32 || p.rowsPerWarp() == 64 && p.tokensPerTile() == 64 && p.rowsPerCta() == 256, at);
         }
     }
 
@@ -251,11 +252,20 @@ class PlanTest {
         for (int m : new int[] {17, 64})
             for (int rows : new int[] {128, 256})
                 for (int splits = 1; splits <= 6; splits++)
-                    for (boolean cl : new boolean[] {false, true}) {
-                        Sparse24Gemm.WidePlan q = Sparse24Gemm.widePlan(m, 4096, 4096, H100_SMS, H100_OPTIN, rows, splits).withClusterReduce(cl);
-                        if (q == null) continue;
-                        for (String dt : new String[] {"f16", "bf16"})
-                            assertTrue(FatbinResourceTest.EXPECTED.contains(q.kernelName(dt)), q.kernelName(dt));
-                    }
+                    for (boolean cl : new boolean[] {false, true})
+                        for (int rw : new int[] {32, 64}) {
+                            Sparse24Gemm.WidePlan q = Sparse24Gemm.widePlan(m, 4096, 4096, H100_SMS, H100_OPTIN, rows, splits).withClusterReduce(cl);
+                            if (q != null) q = q.withRowsPerWarp(rw);
+                            if (q == null) continue;
+                            assertEquals(q.stages() * wideStageBytes(q.tokensPerTile(), q.rowsPerCta()), q.sharedBytes(), q.toString());
+                            for (String dt : new String[] {"f16", "bf16"})
+                                assertTrue(FatbinResourceTest.EXPECTED.contains(q.kernelName(dt)), q.kernelName(dt));
+                        }
+        // 64-row warps exist for 64-token tiles of 256 rows only.
+        assertNull(Sparse24Gemm.widePlan(32, 4096, 4096, H100_SMS, H100_OPTIN, 256, 0).withRowsPerWarp(64));
+        assertNull(Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 128, 0).withRowsPerWarp(64));
+        Sparse24Gemm.WidePlan r64 = Sparse24Gemm.widePlan(64, 4096, 4096, H100_SMS, H100_OPTIN, 256, 2).withRowsPerWarp(64);
+        assertEquals("twofour_sparse24_wide_f16_mt64_bn256_r64", r64.kernelName("f16"));
+        assertEquals(128, r64.threads());
     }
 }

@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The wide 2:4 GEMM (sparse24_wide.cuh, 16 < m <= 64) against the Java reference on random data: fp16 and bf16, m below,
  * at and above both token tiles, odd n (partial row groups), K from one window to 172, both CTA shapes, forced and automatic
- * splits (through the workspace, and on sm_90+ in a thread-block cluster), aligned (cp.async) and odd (plain loads) X
- * strides, each run twice into a NaN-poisoned Y (the split counters must reset themselves). Runs on the GPU machine.
+ * splits (through the workspace, and on sm_90+ in a thread-block cluster), 32- and 64-row warps, aligned (cp.async) and
+ * odd (plain loads) X strides, Y strides for 8-byte and for 2-byte stores, each run twice into a NaN-poisoned Y (the split
+ * counters must reset themselves). Runs on the GPU machine.
  */
 @Tag("gpu")
 class WideGemmGpuTest {
@@ -63,7 +64,7 @@ class WideGemmGpuTest {
                              DeviceBuffer meta = DeviceBuffer.of(MemorySegment.ofArray(w.metadata()))) {
                             for (int m : ms) {
                                 int ldx = k + (m % 2 == 1 ? 5 : 8);   // odd strides: X by plain loads; even: cp.async
-                                int ldy = n + 3;
+                                int ldy = m % 2 == 1 ? n + 3 : ((n + 3) & ~3) + 4;   // odd: 2-byte stores of Y; even: 8-byte
                                 float[] x = new float[m * ldx];
                                 for (int i = 0; i < x.length; i++) x[i] = KernelsGpuTest.round(dt, (float) rnd.nextGaussian());
                                 float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
@@ -73,6 +74,10 @@ class WideGemmGpuTest {
                                         plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
                                 plans.add(gemm.widePlan(m, n, k));
                                 plans.remove(null);
+                                for (Sparse24Gemm.WidePlan p : List.copyOf(plans)) {   // 64-row warps where compiled
+                                    Sparse24Gemm.WidePlan r = p.withRowsPerWarp(64);
+                                    if (r != null) plans.add(r);
+                                }
                                 if (gemm.wideClusters()) {   // every split plan of 2-4 splits also reduced in a cluster
                                     for (Sparse24Gemm.WidePlan p : List.copyOf(plans)) {
                                         Sparse24Gemm.WidePlan c = p.withClusterReduce(true);

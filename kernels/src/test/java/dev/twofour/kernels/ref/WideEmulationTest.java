@@ -75,10 +75,16 @@ class WideEmulationTest {
      * split. NaN where nothing is written.
      */
     static float[] kernel(Packed24 w, float[] x, int ldx, int m, int mt, int warps, int windowsPerSplit, Mutation mut) {
+        return kernel(w, x, ldx, m, mt, warps, 32, windowsPerSplit, mut);
+    }
+
+    /** The same with warps of {@code rw} (32 or 64) rows: rw / 16 A tiles per B fragment. */
+    static float[] kernel(Packed24 w, float[] x, int ldx, int m, int mt, int warps, int rw, int windowsPerSplit, Mutation mut) {
         CudaDtype dt = w.dtype();
         int n = w.n(), k = w.k();
         if (k % WINDOW != 0 || m > mt) throw new IllegalArgumentException("k % 64 and m <= mt");
-        int bn = 32 * warps, rowGroups = (n + bn - 1) / bn, windows = k / WINDOW;
+        int ti = rw / 16;
+        int bn = rw * warps, rowGroups = (n + bn - 1) / bn, windows = k / WINDOW;
         int splits = (windows + windowsPerSplit - 1) / windowsPerSplit;
         float[] y = new float[m * n];
         Arrays.fill(y, Float.NaN);
@@ -88,19 +94,19 @@ class WideEmulationTest {
         for (int rg = 0; rg < rowGroups; rg++) {
             int rowBase = rg * bn, validRows = Math.min(bn, n - rowBase);
             for (int split = 0; split < splits; split++) {
-                float[][][][][] acc = new float[warps][2][mt / 8][LANES][4];
+                float[][][][][] acc = new float[warps][ti][mt / 8][LANES][4];
                 int w0 = split * windowsPerSplit, nw = Math.min(windows, w0 + windowsPerSplit) - w0;
                 for (int s = 0; s < nw; s++) {
                     fillStage(st, w, x, ldx, m, mt, bn, rowBase, validRows, w0 + s);
-                    for (int warp = 0; warp < warps; warp++) warpWindow(acc[warp], st, bn, mt, m, 32 * warp, dt, mut);
+                    for (int warp = 0; warp < warps; warp++) warpWindow(acc[warp], st, bn, mt, m, rw * warp, dt, mut);
                 }
                 for (int warp = 0; warp < warps; warp++)
-                    for (int i = 0; i < 2; i++)
+                    for (int i = 0; i < ti; i++)
                         for (int o = 0; o < mt / 8; o++)
                             for (int l = 0; l < LANES; l++)
                                 for (int c = 0; c < 4; c++) {
                                     int g = l >> 2, t = l & 3;
-                                    int tok = 8 * o + 2 * t + (c & 1), r = 32 * warp + 16 * i + g + 8 * (c >> 1);
+                                    int tok = 8 * o + 2 * t + (c & 1), r = rw * warp + 16 * i + g + 8 * (c >> 1);
                                     if (tok >= m) continue;
                                     if (splits == 1) {
                                         if (rowBase + r < n) y[tok * n + rowBase + r] = acc[warp][i][o][l][c];
@@ -141,10 +147,11 @@ class WideEmulationTest {
                             tok < m ? HalfFloats.fromFloat(dt, x[tok * ldx + win * WINDOW + 8 * p + e]) : 0);
     }
 
-    /** One warp's share of a stage (twofour_sparse24_wide's loop body and twofour_wide_block), rows warpRow0.. +31. */
+    /** One warp's share of a stage (twofour_sparse24_wide's loop body and twofour_wide_window), its acc.length 16-row tiles. */
     static void warpWindow(float[][][][] acc, byte[] st, int bn, int mt, int m, int warpRow0, CudaDtype dt, Mutation mut) {
-        int[][] e = new int[2][LANES];
-        for (int i = 0; i < 2; i++)
+        int ti = acc.length;
+        int[][] e = new int[ti][LANES];
+        for (int i = 0; i < ti; i++)
             for (int l = 0; l < LANES; l++) {
                 int g = l >> 2, t = l & 3;
                 int chunk = mut == Mutation.META_LANE_PAIR_SWAPPED ? t ^ 1 : t;
@@ -154,8 +161,8 @@ class WideEmulationTest {
                 e[i][l] = lo | hi << 16;
             }
         for (int h = 0; h < 2; h++) {
-            int[][][] a = new int[2][][];
-            for (int i = 0; i < 2; i++) {
+            int[][][] a = new int[ti][][];
+            for (int i = 0; i < ti; i++) {
                 int[] addr = new int[LANES];
                 for (int l = 0; l < LANES; l++) {
                     int q = l >> 3;
@@ -175,7 +182,7 @@ class WideEmulationTest {
                 }
                 int[][] b = ldmatrixX4(st, xOffset(bn), addr);
                 int sel = mut == Mutation.SELECTORS_SWAPPED ? 1 - h : h;
-                for (int i = 0; i < 2; i++) MmaSpEmulationTest.mmaSp(acc[i][o], a[i], b, e[i], sel, dt);
+                for (int i = 0; i < ti; i++) MmaSpEmulationTest.mmaSp(acc[i][o], a[i], b, e[i], sel, dt);
             }
         }
     }
@@ -193,21 +200,22 @@ class WideEmulationTest {
     @Test
     void kernelEqualsThePlainProductOfTheDecodedRows() {
         Random rnd = new Random(2464);
-        // {n, k, m, tokens per tile, warps, windows per split}: odd n (partial row groups, rows beyond N), m below, at and
-        // above octet boundaries, one and several splits (a last split shorter than the others), padded X rows (ldx > k).
+        // {n, k, m, tokens per tile, warps, rows per warp, windows per split}: odd n (partial row groups, rows beyond N), m
+        // below, at and above octet boundaries, one and several splits (a last split shorter than the others), padded X
+        // rows (ldx > k), 32- and 64-row warps.
         int[][] cases = {
-                {77, 64, 17, 32, 1, 1}, {77, 192, 31, 32, 2, 1}, {77, 192, 32, 32, 4, 2}, {45, 128, 33, 64, 1, 2},
-                {100, 320, 48, 64, 2, 2}, {33, 256, 64, 64, 1, 4}, {150, 128, 64, 64, 4, 1}, {64, 448, 19, 32, 1, 3},
-                {300, 128, 40, 64, 8, 1}};
+                {77, 64, 17, 32, 1, 32, 1}, {77, 192, 31, 32, 2, 32, 1}, {77, 192, 32, 32, 4, 32, 2}, {45, 128, 33, 64, 1, 32, 2},
+                {100, 320, 48, 64, 2, 32, 2}, {33, 256, 64, 64, 1, 32, 4}, {150, 128, 64, 64, 4, 32, 1}, {64, 448, 19, 32, 1, 32, 3},
+                {300, 128, 40, 64, 8, 32, 1}, {77, 192, 64, 64, 1, 64, 2}, {300, 256, 41, 64, 4, 64, 3}};
         int done = 0;
         for (CudaDtype dt : new CudaDtype[] {CudaDtype.F16, CudaDtype.BF16}) {
             for (int[] c : cases) {
-                int n = c[0], k = c[1], m = c[2], mt = c[3], warps = c[4], wps = c[5];
+                int n = c[0], k = c[1], m = c[2], mt = c[3], warps = c[4], rw = c[5], wps = c[6];
                 int ldx = k + (done % 3 == 0 ? 8 : 0);
                 Packed24 w = RandomFillRef.sparse24(dt, n, k, rnd.nextLong(), 1f);
                 float[] x = MmaSpEmulationTest.randomX(dt, m, ldx, rnd);
                 float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
-                float[] got = kernel(w, x, ldx, m, mt, warps, wps, Mutation.NONE);
+                float[] got = kernel(w, x, ldx, m, mt, warps, rw, wps, Mutation.NONE);
                 double err = maxRelError(got, want);
                 assertTrue(err < 1e-5, dt + " " + Arrays.toString(c) + " ldx " + ldx + ": max error " + err + " (relative to max |y|)");
                 done++;
