@@ -30,12 +30,20 @@ import java.util.List;
  */
 public final class GemmBench {
     /** {@code out}: when not null, the reports are rewritten there after every shape (a run cut short keeps what it did). */
+    /** {@code sweepSeconds}: how long the cuSPARSELt configuration sweep may take per M (the "tuned" column). */
     public record Options(List<GemmShapes.Shape> shapes, List<Integer> ms, CudaDtype dtype, boolean tune,
                           int oursMaxM, boolean oursSweep, int warmup, int iters, int reps, long rotateBytes,
-                          java.nio.file.Path out) {
+                          java.nio.file.Path out, double sweepSeconds) {
         public static final List<Integer> DEFAULT_MS = List.of(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096);
+        public static final double DEFAULT_SWEEP_SECONDS = 2;
+
+        public Options(List<GemmShapes.Shape> shapes, List<Integer> ms, CudaDtype dtype, boolean tune, int oursMaxM, boolean oursSweep,
+                       int warmup, int iters, int reps, long rotateBytes, java.nio.file.Path out) {
+            this(shapes, ms, dtype, tune, oursMaxM, oursSweep, warmup, iters, reps, rotateBytes, out, DEFAULT_SWEEP_SECONDS);
+        }
 
         public Options {
+            if (!(sweepSeconds > 0)) throw new IllegalArgumentException("--sweep-seconds must be > 0, got " + sweepSeconds);
             if (shapes.isEmpty()) throw new IllegalArgumentException("no shapes to benchmark");
             if (ms.isEmpty() || ms.stream().anyMatch(m -> m <= 0)) throw new IllegalArgumentException("--m values must be > 0, got " + ms);
             if (dtype != CudaDtype.F16 && dtype != CudaDtype.BF16) throw new IllegalArgumentException("--dtype must be fp16 or bf16");
@@ -443,43 +451,61 @@ public final class GemmBench {
         return out;
     }
 
-    /** Times every configuration x split-K 1, 2, 4 the library accepts, within the sweep's seconds. */
+    /**
+     * Times the configurations the library accepts, within the sweep's seconds: first every configuration at split-K 1,
+     * then split-K 2 and 4 for the {@value #SPLIT_K_FINALISTS} fastest. The first sweep tried (id, split-K 1, 2, 4) in
+     * id order and, at ~0.2 s per plan, its 2 seconds ended at configuration 2-3 of 52, while every winner `twofour tune`
+     * found on the H100 (configurations 1-12) ran split-K 1 (docs/results/h100/tuning).
+     */
     private List<Candidate> sweep(GemmShapes.Shape s, int m, int rowsLt, DeviceBuffer x, DeviceBuffer y, List<DeviceBuffer> compressed) {
         List<Candidate> out = new ArrayList<>();
         int count;
         try (CusparseLtGemm probe = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype())) {
             count = probe.configCount();
         }
-        double seconds = hooks == null ? 2 : hooks.sweepSeconds();
+        double seconds = hooks == null ? o.sweepSeconds() : hooks.sweepSeconds();
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
         // The last configuration id killed the CUDA context (ILLEGAL_INSTRUCTION) on the H100 with cuSPARSELt 0.8: a
         // plain benchmark, which runs in this process, leaves it out; a tuning child tries it (its parent survives).
         int ids = hooks == null ? count - 1 : count;
-        for (int id = 0; id < ids; id++) {
-            for (int splitK : new int[] {1, 2, 4}) {
-                if (System.nanoTime() > deadline) {
-                    log.printf("   cuSPARSELt sweep %s m=%d stopped after %.0f s at config %d of %d%n", s.name(), m, seconds, id, count);
-                    return out;
+        List<int[]> order = new ArrayList<>();
+        for (int id = 0; id < ids; id++) order.add(new int[] {id, 1});
+        for (int i = 0; i < order.size(); i++) {
+            if (i == ids) {  // split-K 1 done: split-K 2 and 4 for the fastest configurations
+                List<Candidate> best = new ArrayList<>(out);
+                best.sort(java.util.Comparator.comparingDouble(Candidate::micros));
+                for (Candidate c : best.subList(0, Math.min(SPLIT_K_FINALISTS, best.size()))) {
+                    order.add(new int[] {c.configId(), 2});
+                    order.add(new int[] {c.configId(), 4});
                 }
-                if (skipped(id + ":" + splitK)) continue;
-                trying(m, "config " + id + " split-K " + splitK);  // planning one has crashed the process too
-                CusparseLtGemm g;
-                try {
-                    g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype(), new CusparseLtGemm.Config(id, splitK, null));
-                } catch (CudaException | IllegalArgumentException e) {
-                    continue;  // this configuration does not apply to the shape
-                }
-                try {
-                    double t = GpuTimer.time(stream, compressed.size(), 1, Math.max(2, o.iters() / 4), 3,
-                            c -> g.matmul(stream, compressed.get(c), x.address(), y.address())).medianMicros();
-                    out.add(new Candidate(id, splitK, t));
-                } finally {
-                    g.close();
-                }
+            }
+            int id = order.get(i)[0], splitK = order.get(i)[1];
+            if (System.nanoTime() > deadline) {
+                log.printf("   cuSPARSELt sweep %s m=%d stopped after %.0f s at config %d split-K %d (%d of %d configurations at split-K 1)%n",
+                        s.name(), m, seconds, id, splitK, Math.min(i, ids), ids);
+                return out;
+            }
+            if (skipped(id + ":" + splitK)) continue;
+            trying(m, "config " + id + " split-K " + splitK);  // planning one has crashed the process too
+            CusparseLtGemm g;
+            try {
+                g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype(), new CusparseLtGemm.Config(id, splitK, null));
+            } catch (CudaException | IllegalArgumentException e) {
+                continue;  // this configuration does not apply to the shape
+            }
+            try {
+                double t = GpuTimer.time(stream, compressed.size(), 1, Math.max(2, o.iters() / 4), 3,
+                        c -> g.matmul(stream, compressed.get(c), x.address(), y.address())).medianMicros();
+                out.add(new Candidate(id, splitK, t));
+            } finally {
+                g.close();
             }
         }
         return out;
     }
+
+    /** Configurations of the split-K 1 sweep that are also timed at split-K 2 and 4. */
+    static final int SPLIT_K_FINALISTS = 4;
 
     /**
      * cusparseLtMatmulSearch on a fresh default plan (its own compressed copy: the search runs the plan's own

@@ -59,6 +59,11 @@ final class BenchCommand implements Runnable {
         @Option(names = "--ours-sweep", description = "Also time our kernel at fixed split-K counts (printed, for tuning the kernel).")
         boolean oursSweep;
 
+        @Option(names = "--sweep-seconds", defaultValue = "2", paramLabel = "S",
+                description = "Seconds the cuSPARSELt configuration sweep may take per M (every configuration at split-K 1, "
+                        + "then split-K 2 and 4 for the 4 fastest; ~0.2 s each, 52 configurations on the H100). Default: ${DEFAULT-VALUE}.")
+        double sweepSeconds;
+
         @CommandLine.Mixin GemmTimingOptions timing = new GemmTimingOptions();
 
         @Option(names = "--from", paramLabel = "FILE", description = "Re-write the reports (and the PNG) from a saved gemm.json; runs nothing.")
@@ -68,6 +73,7 @@ final class BenchCommand implements Runnable {
             PrintStream log = System.out;
             if (preset != null && shapes != null) throw usage("give --preset or --shapes, not both");
             if (timing.problem() != null) throw usage(timing.problem());
+            if (!(sweepSeconds > 0)) throw usage("--sweep-seconds must be > 0, got " + sweepSeconds);
             if (from != null) {
                 GemmReport r = GemmReport.readJson(from);
                 for (Path p : r.writeAll(out, log)) log.println("wrote " + p);
@@ -87,7 +93,7 @@ final class BenchCommand implements Runnable {
                 return Main.EXIT_FAILURE;
             }
             GemmBench.Options o = new GemmBench.Options(list, ms != null ? ms : GemmBench.Options.DEFAULT_MS, dt, !noTune,
-                    oursMaxM, oursSweep, timing.warmup, timing.iters, timing.reps, timing.rotateBytes(), out);
+                    oursMaxM, oursSweep, timing.warmup, timing.iters, timing.reps, timing.rotateBytes(), out, sweepSeconds);
             GemmReport report = GemmBench.run(o, log);
             for (Path p : report.writeAll(out, log)) log.println("wrote " + p);
             log.println();

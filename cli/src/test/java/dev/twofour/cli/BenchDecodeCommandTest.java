@@ -51,5 +51,6 @@ class BenchDecodeCommandTest {
         assertEquals(2, run("bench", "decode", "--model", TINY, "--preset", "llama2-7b"));
         assertEquals(2, run("bench", "prefill", "--backend", "cpu", "--model", TINY, "--lengths", "0"));
         assertEquals(2, run("demo", "--samples", "0"));
+        assertEquals(2, run("bench", "gemm", "--shapes", "64x64", "--sweep-seconds", "0"), "the sweep needs time");
     }
 }
