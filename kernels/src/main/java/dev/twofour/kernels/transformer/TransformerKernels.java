@@ -332,12 +332,16 @@ public final class TransformerKernels {
      */
     static final String PREFILL_KERNEL = System.getProperty("twofour.attn.prefill", "fa2");
 
-    /** The prefill kernels: fa2 and its variants (key tiles of 32, compiled for 3 or 4 blocks per SM), and v1. */
-    public static final List<String> PREFILL_KERNELS = List.of("fa2", "fa2-b3", "fa2-bk32", "fa2-bk32-b4", "fa2-w32", "v1");
+    /**
+     * The prefill kernels. Variants measured and dropped (H100, llama2-7b, 2048 tokens, per layer; fa2 238.8 us, v1 513.6):
+     * fa2 compiled for 3 blocks per SM 256.1 (spills), 32-position key tiles 258.0, the same for 4 blocks per SM 314.8,
+     * 32 query rows per warp 273.9 (255 registers, spills); kernels/src/main/cuda/transformer/NOTES.md.
+     */
+    public static final List<String> PREFILL_KERNELS = List.of("fa2", "v1");
 
-    /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of {@code keys} positions x (headDim + 8) halves. */
-    static int prefillSharedBytes(int headDim, int keys) {
-        return 2 * 2 * keys * (headDim + 8) * 2;
+    /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of 64 positions x (headDim + 8) halves. */
+    static int prefillSharedBytes(int headDim) {
+        return 2 * 2 * 64 * (headDim + 8) * 2;
     }
 
     /**
@@ -366,12 +370,9 @@ public final class TransformerKernels {
         checkGroups(numHeads, numKvHeads);
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
         boolean v1 = kernel.equals("v1");
-        String name = v1 ? "tf_attn_prefill_v1_" + sfx(dtype) + "_hd" + headDim
-                : "tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim + kernel.substring(3).replace('-', '_');
-        int rowsPerBlock = kernel.equals("fa2-w32") ? 128 : 64;
-        kernels.launchDependent(fn(name), Dim3.of((maxQLen + rowsPerBlock - 1) / rowsPerBlock, numHeads, numSeqs), Dim3.of(ATT_THREADS),
-                v1 ? 0 : kernel.equals("fa2-w32") ? (128 + 2 * 2 * 32) * (headDim + 8) * 2
-                        : prefillSharedBytes(headDim, kernel.contains("bk32") ? 32 : 64), stream,
+        String name = (v1 ? "tf_attn_prefill_v1_" : "tf_attn_prefill_") + sfx(dtype) + "_hd" + headDim;
+        kernels.launchDependent(fn(name), Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS),
+                v1 ? 0 : prefillSharedBytes(headDim), stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
                         .ptr(out).i32(outStride));
