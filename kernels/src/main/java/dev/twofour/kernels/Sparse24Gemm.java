@@ -348,7 +348,7 @@ public final class Sparse24Gemm implements AutoCloseable {
                 long ctas = (long) rowGroups * splits;
                 if (forcedSplits == 0 && splits > 1 && ctas > slots) break;  // one wave (more splits only add CTAs)
                 boolean cluster = clusters && splits >= 2 && splits <= WIDE_MAX_CLUSTER;
-                double cost = wideCostMicros(m, rows, rowsPerWarp, rowGroups, splits, wps, sms, slots, cluster);
+                double cost = wideCostMicros(m, rows, rowsPerWarp, rowGroups, splits, wps, sms, cluster);
                 if (cost < bestCost) {
                     bestCost = cost;
                     best = new WidePlan(m, n, k, tile, rows, rowsPerWarp, stages, rowGroups, splits, wps, shared, cluster);
@@ -359,26 +359,25 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /** The wide kernel's estimated time in microseconds (see {@link #widePlan(int, int, int, int, int, int, int)}). */
-    static double wideCostMicros(int m, int rows, int rowsPerWarp, int rowGroups, int splits, int windowsPerSplit, int sms, long slots,
+    static double wideCostMicros(int m, int rows, int rowsPerWarp, int rowGroups, int splits, int windowsPerSplit, int sms,
                                  boolean cluster) {
         final double hbmBytesPerMicro = 3.0e6, smBytesPerMicro = 30e3, fixupBytesPerMicro = 100e3, fixupMicros = 1.0;
         final double clusterBytesPerMicro = 200e3, clusterMicros = 0.5, sharedBytesPerMicro = 180e3;
+        // The SMs work through their CTAs (slots at a time, sharing the SM): what counts is the busiest SM's total.
         long ctas = (long) rowGroups * splits;
-        long waves = (ctas + slots - 1) / slots;
-        long inWave = Math.min(ctas, slots);
-        long busiest = (inWave + sms - 1) / sms;
+        long busiest = (ctas + sms - 1) / sms;
         double perCta = (double) rows * windowsPerSplit * 72;
         // Shared memory per stage: the copies in (weights, X of the real tokens), A fragments out (64 B per row) and B
         // fragments out (per warp, 2 blocks x token octets x 512 B): ~70% of its 128 B/clock at M = 64 and 32-row warps.
         double sharedPerStage = rows * 72.0 + m * 128.0 + rows * 64.0 + (double) rows / rowsPerWarp * 2 * ((m + 7) / 8) * 512;
         double sharedMicros = busiest * windowsPerSplit * sharedPerStage / sharedBytesPerMicro;
         // + 1% of the shared-memory time: of two plans bound by the same HBM time, the one with more headroom wins.
-        double wave = Math.max(Math.max(inWave * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro), sharedMicros)
+        double stream = Math.max(Math.max(ctas * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro), sharedMicros)
                 + 0.01 * sharedMicros;
         double tail = splits == 1 ? 0
                 : cluster ? clusterMicros + (double) m * rows * 4 / clusterBytesPerMicro
                 : fixupMicros + (double) splits * m * rows * 4 / fixupBytesPerMicro;
-        return waves * wave + tail;
+        return stream + tail;
     }
 
     private final Kernels kernels;
