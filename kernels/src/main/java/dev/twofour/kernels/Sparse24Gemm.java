@@ -239,14 +239,15 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** Most splits the wide kernel reduces in a thread-block cluster (its _cl2, _cl3, _cl4 kernels). */
     static final int WIDE_MAX_CLUSTER = 4;
     /**
-     * The wide kernel's compiled CTA shapes: {rows per CTA, rows per warp, ring stages, smallest token tile}: 4 warps x 32
-     * rows with 6 stages, 8 x 32 with 4, and for 64-token tiles 4 x 64 with 4 (_r64: half the shared-memory reads of X).
+     * The wide kernel's compiled CTA shapes: {rows per CTA, rows per warp, ring stages, smallest token tile}: 3 warps x 32
+     * rows with 7 stages (12288 rows: 128 CTAs), 4 x 32 with 6, 8 x 32 with 4, and for 64-token tiles 4 x 64 with 4 (_r64:
+     * half the shared-memory reads of X).
      */
-    static final int[][] WIDE_VARIANTS = {{128, 32, 6, 32}, {256, 32, 4, 32}, {256, 64, 4, 64}};
+    static final int[][] WIDE_VARIANTS = {{96, 32, 7, 32}, {128, 32, 6, 32}, {256, 32, 4, 32}, {256, 64, 4, 64}};
 
     /**
      * How the wide kernel (sparse24_wide.cuh, 16 < m <= 64) runs one call: tokens per tile (32 or 64, at least m), rows
-     * per CTA (128 or 256) and the ring's stages, CTAs along rows ({@code rowGroups}) and along K ({@code splits} of
+     * per CTA (96, 128 or 256) and the ring's stages, CTAs along rows ({@code rowGroups}) and along K ({@code splits} of
      * {@code windowsPerSplit} 64-input windows), the dynamic shared memory, and how split-K partial sums meet:
      * {@code clusterReduce} (2 to 4 splits, sm_90+): the splits of a row group form a thread-block cluster and reduce in
      * distributed shared memory; else fp32 partials in the workspace, summed by the last CTA to arrive.
@@ -309,7 +310,7 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /**
      * The wide kernel's plan, or null where it does not apply: m > 64, k not a multiple of 64, or its shared memory above
-     * {@code sharedOptin}. {@code rowsPerCta} 128 or 256 forces that CTA shape (0: the cost model picks), {@code forcedSplits
+     * {@code sharedOptin}. {@code rowsPerCta} 96, 128 or 256 forces that CTA shape (0: the cost model picks), {@code forcedSplits
      * > 0} about that many K splits (for benchmarks; 0: the cost model picks).
      *
      * <p>The cost model (an estimate, to be checked against `bench gemm`'s variants.log): the weights stream at 3.0 TB/s
@@ -324,8 +325,8 @@ public final class Sparse24Gemm implements AutoCloseable {
                                     boolean clusters) {
         checkShape(m, n, k);
         if (m > WIDE_MAX_M || k % WIDE_WINDOW != 0) return null;
-        if (rowsPerCta != 0 && rowsPerCta != 128 && rowsPerCta != 256) {
-            throw new IllegalArgumentException("rowsPerCta must be 0 (auto), 128 or 256, got " + rowsPerCta);
+        if (rowsPerCta != 0 && rowsPerCta != 96 && rowsPerCta != 128 && rowsPerCta != 256) {
+            throw new IllegalArgumentException("rowsPerCta must be 0 (auto), 96, 128 or 256, got " + rowsPerCta);
         }
         int tile = m <= 32 ? 32 : 64;
         int sms = Math.max(1, multiprocessors);

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The wide 2:4 GEMM (sparse24_wide.cuh, 16 < m <= 64) against the Java reference on random data: fp16 and bf16, m below,
- * at and above both token tiles, odd n (partial row groups), K from one window to 172, both CTA shapes, forced and automatic
+ * at and above both token tiles, odd n (partial row groups), K from one window to 172, every CTA shape, forced and automatic
  * splits (through the workspace, and on sm_90+ in a thread-block cluster), 32- and 64-row warps, aligned (cp.async) and
  * odd (plain loads) X strides, Y strides for 8-byte and for 2-byte stores, each run twice into a NaN-poisoned Y (the split
  * counters must reset themselves). Runs on the GPU machine.
@@ -69,7 +69,7 @@ class WideGemmGpuTest {
                                 for (int i = 0; i < x.length; i++) x[i] = KernelsGpuTest.round(dt, (float) rnd.nextGaussian());
                                 float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                                 Set<Sparse24Gemm.WidePlan> plans = new LinkedHashSet<>();
-                                for (int rows : new int[] {128, 256})
+                                for (int rows : new int[] {96, 128, 256})
                                     for (int splits : new int[] {0, 1, 2, 3, 4, 5})   // 4: _cl4; 5: the fixup's loop past 4
                                         plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
                                 plans.add(gemm.widePlan(m, n, k));
