@@ -277,6 +277,7 @@ public final class Sparse24Gemm implements AutoCloseable {
             }
             return null;
         }
+
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
         /** Thread blocks launched. */
         public long ctas() { return (long) rowGroups * splits; }
@@ -315,11 +316,12 @@ public final class Sparse24Gemm implements AutoCloseable {
      *
      * <p>The cost model (an estimate, to be checked against `bench gemm`'s variants.log): the weights stream at 3.0 TB/s
      * over all SMs but at most ~30 GB/s into one SM (so 3 TB/s needs 100 of the H100's 132 SMs), and an SM's shared memory
-     * moves ~180 GB/s (80% of 128 B/clock: copies in, fragments out), in one wave of CTAs; each split-K row group then pays
-     * ~1 us (fence, counter, L2 round trip) plus its last CTA's read of {@code splits x m x rows x 4} bytes of partials at
-     * ~100 GB/s, which is why small row groups with few splits beat large ones with many (4096x4096 at m = 64: 128 rows x 4
-     * splits, 128 CTAs). With {@code clusters} (an sm_90+ GPU) 2 to 4 splits reduce in a thread-block cluster instead:
-     * ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of distributed shared memory at ~200 GB/s.
+     * moves ~180 GB/s (80% of 128 B/clock: copies in, fragments out); the busiest SM's total counts; K is split only as far
+     * as one wave of CTAs holds. Each split-K row group then pays ~1 us (fence, counter, L2 round trip) plus its last CTA's
+     * read of {@code splits x m x rows x 4} bytes of partials at ~100 GB/s, which is why small row groups with few splits
+     * beat large ones with many (4096x4096 at m = 64: 96 rows x 3 splits, 129 CTAs). With {@code clusters} (an sm_90+ GPU)
+     * 2 to 4 splits reduce in a thread-block cluster instead: ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of
+     * distributed shared memory at ~200 GB/s (4096x4096: 128 rows x 4 splits).
      */
     public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits,
                                     boolean clusters) {
