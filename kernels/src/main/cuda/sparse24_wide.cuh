@@ -7,8 +7,8 @@
 // the sparse MMA's token dimension (n = 8) is looped over MT/8 octets with the same A fragment.
 //
 // Work split. A CTA of WARPS warps owns BN = RW x WARPS rows (each warp RW = 32 or 64 rows = 2 or 4 16-row A tiles, so
-// one B fragment feeds 2 or 4 MMAs: a half or a quarter of the shared-memory reads per MMA) and a range of 64-input windows (split-K over
-// gridDim.y). A window of the CTA's rows (BN x 72 bytes of values + metadata) and of X (MT x 128 bytes) is one stage
+// one B fragment feeds 2 or 4 MMAs: a half or a quarter of the shared-memory reads per MMA) and a range of 64-input
+// windows (split-K over gridDim.y). A window of the CTA's rows (BN x 72 bytes of values + metadata) and of X (MT x 128 bytes) is one stage
 // of a STAGES-deep cp.async ring, one block barrier per stage. With one split the CTA writes Y (through a shared-memory
 // tile, 8-byte stores). With 2-4 splits on sm_90+ (_cl<S> kernels) the splits of a row group form a thread-block cluster
 // and sum their tiles in distributed shared memory, each CTA a slice, in split order. Otherwise fp32 partials go to the
