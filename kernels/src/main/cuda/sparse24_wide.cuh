@@ -7,8 +7,8 @@
 // the sparse MMA's token dimension (n = 8) is looped over MT/8 octets with the same A fragment.
 //
 // Work split. A CTA of WARPS warps owns BN = RW x WARPS rows (each warp RW = 32 or 64 rows = 2 or 4 16-row A tiles, so
-// one B fragment feeds 2 or 4 MMAs: a half or a quarter of the shared-memory reads per MMA) and a range of 64-input windows (split-K over
-// gridDim.y). A window of the CTA's rows (BN x 72 bytes of values + metadata) and of X (MT x 128 bytes) is one stage
+// one B fragment feeds 2 or 4 MMAs: a half or a quarter of the shared-memory reads per MMA) and a range of 64-input
+// windows (split-K over gridDim.y). A window of the CTA's rows (BN x 72 bytes of values + metadata) and of X (MT x 128 bytes) is one stage
 // of a STAGES-deep cp.async ring, one block barrier per stage. With one split the CTA writes Y (through a shared-memory
 // tile, 8-byte stores). With 2-4 splits on sm_90+ (_cl<S> kernels) the splits of a row group form a thread-block cluster
 // and sum their tiles in distributed shared memory, each CTA a slice, in split order. Otherwise fp32 partials go to the
@@ -354,9 +354,10 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
   if (tid == 0) counters[rowGroup] = 0u;  // every split has arrived: ready for the next launch
 }
 
-// WARPS warps of RW rows each: 4 x 32 = 128 rows with a 6-stage ring, 8 x 32 = 256 rows with 4 stages, and (64 tokens
-// only) 4 x 64 = 256 rows with 4 stages (_r64: each B fragment feeds 4 MMAs, half the B reads of shared memory per
-// weight byte, 128 accumulators per thread): 77-104 KB, two CTAs per SM.
+// WARPS warps of RW rows each: 3 x 32 = 96 rows with a 7-stage ring (12288 rows = 128 CTAs, 4096 = 43 x 3 splits = 129),
+// 4 x 32 = 128 rows with 6 stages, 8 x 32 = 256 rows with 4 stages, and (64 tokens only) 4 x 64 = 256 rows with 4 stages
+// (_r64: each B fragment feeds 4 MMAs, half the B reads of shared memory per weight byte, 128 accumulators per thread):
+// 77-104 KB, two CTAs per SM.
 #define TWOFOUR_SPARSE24_WIDE(NAME, CONV, MT, WARPS, RW, STAGES)                                                     \
   extern "C" __global__ void __launch_bounds__(32 * WARPS, 2)                                                       \
   NAME(const uint16_t* X, long long ldx, const uint8_t* values, const uint8_t* meta, uint16_t* Y, long long ldy,   \
@@ -364,11 +365,15 @@ __device__ __forceinline__ void twofour_sparse24_wide(const uint16_t* __restrict
     twofour_sparse24_wide<CONV, MT, WARPS, RW, STAGES, 0>(X, ldx, values, meta, Y, ldy, M, N, K, winPerSplit, ws,  \
                                                           counters, prologue);                                     \
   }
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn96, F16, 32, 3, 32, 7)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn96, F16, 64, 3, 32, 7)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 32, 4)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 32, 4)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_f16_mt64_bn256_r64, F16, 64, 4, 64, 4)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn96, BF16, 32, 3, 32, 7)
+TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn96, BF16, 64, 3, 32, 7)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 32, 4)
@@ -389,11 +394,15 @@ TWOFOUR_SPARSE24_WIDE(twofour_sparse24_wide_bf16_mt64_bn256_r64, BF16, 64, 4, 64
   TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl2, CONV, MT, WARPS, RW, STAGES, 2)           \
   TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl3, CONV, MT, WARPS, RW, STAGES, 3)           \
   TWOFOUR_SPARSE24_WIDE_CL(PREFIX##_cl4, CONV, MT, WARPS, RW, STAGES, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn96, F16, 32, 3, 32, 7)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn96, F16, 64, 3, 32, 7)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn128, F16, 32, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn128, F16, 64, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt32_bn256, F16, 32, 8, 32, 4)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn256, F16, 64, 8, 32, 4)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_f16_mt64_bn256_r64, F16, 64, 4, 64, 4)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn96, BF16, 32, 3, 32, 7)
+TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn96, BF16, 64, 3, 32, 7)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn128, BF16, 32, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt64_bn128, BF16, 64, 4, 32, 6)
 TWOFOUR_SPARSE24_WIDE_CLS(twofour_sparse24_wide_bf16_mt32_bn256, BF16, 32, 8, 32, 4)

@@ -243,11 +243,11 @@ public final class GemmBench {
         List<GemmResult> candidates = new ArrayList<>();
         Sparse24Gemm.WidePlan wide = m > 16 ? ours.widePlan(m, n, k) : null;
         if (wide != null) {
-            // 16 < m <= 64: the wide kernel (what Sparse24Gemm.run picks there), its default plan first, then both CTA shapes
+            // 16 < m <= 64: the wide kernel (what Sparse24Gemm.run picks there), its default plan first, then every CTA shape
             // with the cost model's splits and with forced ones; every variant goes to the log (variants.log).
             java.util.Set<Sparse24Gemm.WidePlan> wides = new java.util.LinkedHashSet<>();
             wides.add(wide);
-            for (int rows : new int[] {128, 256})
+            for (int rows : new int[] {96, 128, 256})
                 for (int splits : new int[] {0, 1, 2, 3, 4, 6, 8}) {
                     Sparse24Gemm.WidePlan p = Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits);
                     if (p == null) continue;

@@ -239,14 +239,15 @@ public final class Sparse24Gemm implements AutoCloseable {
     /** Most splits the wide kernel reduces in a thread-block cluster (its _cl2, _cl3, _cl4 kernels). */
     static final int WIDE_MAX_CLUSTER = 4;
     /**
-     * The wide kernel's compiled CTA shapes: {rows per CTA, rows per warp, ring stages, smallest token tile}: 4 warps x 32
-     * rows with 6 stages, 8 x 32 with 4, and for 64-token tiles 4 x 64 with 4 (_r64: half the shared-memory reads of X).
+     * The wide kernel's compiled CTA shapes: {rows per CTA, rows per warp, ring stages, smallest token tile}: 3 warps x 32
+     * rows with 7 stages (12288 rows: 128 CTAs), 4 x 32 with 6, 8 x 32 with 4, and for 64-token tiles 4 x 64 with 4 (_r64:
+     * half the shared-memory reads of X).
      */
-    static final int[][] WIDE_VARIANTS = {{128, 32, 6, 32}, {256, 32, 4, 32}, {256, 64, 4, 64}};
+    static final int[][] WIDE_VARIANTS = {{96, 32, 7, 32}, {128, 32, 6, 32}, {256, 32, 4, 32}, {256, 64, 4, 64}};
 
     /**
      * How the wide kernel (sparse24_wide.cuh, 16 < m <= 64) runs one call: tokens per tile (32 or 64, at least m), rows
-     * per CTA (128 or 256) and the ring's stages, CTAs along rows ({@code rowGroups}) and along K ({@code splits} of
+     * per CTA (96, 128 or 256) and the ring's stages, CTAs along rows ({@code rowGroups}) and along K ({@code splits} of
      * {@code windowsPerSplit} 64-input windows), the dynamic shared memory, and how split-K partial sums meet:
      * {@code clusterReduce} (2 to 4 splits, sm_90+): the splits of a row group form a thread-block cluster and reduce in
      * distributed shared memory; else fp32 partials in the workspace, summed by the last CTA to arrive.
@@ -276,6 +277,7 @@ public final class Sparse24Gemm implements AutoCloseable {
             }
             return null;
         }
+
         public long workspaceBytes() { return workspaceFloats() * 4 + counters() * 4L; }
         /** Thread blocks launched. */
         public long ctas() { return (long) rowGroups * splits; }
@@ -309,23 +311,24 @@ public final class Sparse24Gemm implements AutoCloseable {
 
     /**
      * The wide kernel's plan, or null where it does not apply: m > 64, k not a multiple of 64, or its shared memory above
-     * {@code sharedOptin}. {@code rowsPerCta} 128 or 256 forces that CTA shape (0: the cost model picks), {@code forcedSplits
+     * {@code sharedOptin}. {@code rowsPerCta} 96, 128 or 256 forces that CTA shape (0: the cost model picks), {@code forcedSplits
      * > 0} about that many K splits (for benchmarks; 0: the cost model picks).
      *
      * <p>The cost model (an estimate, to be checked against `bench gemm`'s variants.log): the weights stream at 3.0 TB/s
      * over all SMs but at most ~30 GB/s into one SM (so 3 TB/s needs 100 of the H100's 132 SMs), and an SM's shared memory
-     * moves ~180 GB/s (80% of 128 B/clock: copies in, fragments out), in one wave of CTAs; each split-K row group then pays
-     * ~1 us (fence, counter, L2 round trip) plus its last CTA's read of {@code splits x m x rows x 4} bytes of partials at
-     * ~100 GB/s, which is why small row groups with few splits beat large ones with many (4096x4096 at m = 64: 128 rows x 4
-     * splits, 128 CTAs). With {@code clusters} (an sm_90+ GPU) 2 to 4 splits reduce in a thread-block cluster instead:
-     * ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of distributed shared memory at ~200 GB/s.
+     * moves ~180 GB/s (80% of 128 B/clock: copies in, fragments out); the busiest SM's total counts; K is split only as far
+     * as one wave of CTAs holds. Each split-K row group then pays ~1 us (fence, counter, L2 round trip) plus its last CTA's
+     * read of {@code splits x m x rows x 4} bytes of partials at ~100 GB/s, which is why small row groups with few splits
+     * beat large ones with many (4096x4096 at m = 64: 96 rows x 3 splits, 129 CTAs). With {@code clusters} (an sm_90+ GPU)
+     * 2 to 4 splits reduce in a thread-block cluster instead: ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of
+     * distributed shared memory at ~200 GB/s (4096x4096: 128 rows x 4 splits).
      */
     public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits,
                                     boolean clusters) {
         checkShape(m, n, k);
         if (m > WIDE_MAX_M || k % WIDE_WINDOW != 0) return null;
-        if (rowsPerCta != 0 && rowsPerCta != 128 && rowsPerCta != 256) {
-            throw new IllegalArgumentException("rowsPerCta must be 0 (auto), 128 or 256, got " + rowsPerCta);
+        if (rowsPerCta != 0 && rowsPerCta != 96 && rowsPerCta != 128 && rowsPerCta != 256) {
+            throw new IllegalArgumentException("rowsPerCta must be 0 (auto), 96, 128 or 256, got " + rowsPerCta);
         }
         int tile = m <= 32 ? 32 : 64;
         int sms = Math.max(1, multiprocessors);
@@ -348,7 +351,7 @@ public final class Sparse24Gemm implements AutoCloseable {
                 long ctas = (long) rowGroups * splits;
                 if (forcedSplits == 0 && splits > 1 && ctas > slots) break;  // one wave (more splits only add CTAs)
                 boolean cluster = clusters && splits >= 2 && splits <= WIDE_MAX_CLUSTER;
-                double cost = wideCostMicros(m, rows, rowsPerWarp, rowGroups, splits, wps, sms, slots, cluster);
+                double cost = wideCostMicros(m, rows, rowsPerWarp, rowGroups, splits, wps, sms, cluster);
                 if (cost < bestCost) {
                     bestCost = cost;
                     best = new WidePlan(m, n, k, tile, rows, rowsPerWarp, stages, rowGroups, splits, wps, shared, cluster);
@@ -359,26 +362,25 @@ public final class Sparse24Gemm implements AutoCloseable {
     }
 
     /** The wide kernel's estimated time in microseconds (see {@link #widePlan(int, int, int, int, int, int, int)}). */
-    static double wideCostMicros(int m, int rows, int rowsPerWarp, int rowGroups, int splits, int windowsPerSplit, int sms, long slots,
+    static double wideCostMicros(int m, int rows, int rowsPerWarp, int rowGroups, int splits, int windowsPerSplit, int sms,
                                  boolean cluster) {
         final double hbmBytesPerMicro = 3.0e6, smBytesPerMicro = 30e3, fixupBytesPerMicro = 100e3, fixupMicros = 1.0;
         final double clusterBytesPerMicro = 200e3, clusterMicros = 0.5, sharedBytesPerMicro = 180e3;
+        // The SMs work through their CTAs (slots at a time, sharing the SM): what counts is the busiest SM's total.
         long ctas = (long) rowGroups * splits;
-        long waves = (ctas + slots - 1) / slots;
-        long inWave = Math.min(ctas, slots);
-        long busiest = (inWave + sms - 1) / sms;
+        long busiest = (ctas + sms - 1) / sms;
         double perCta = (double) rows * windowsPerSplit * 72;
         // Shared memory per stage: the copies in (weights, X of the real tokens), A fragments out (64 B per row) and B
         // fragments out (per warp, 2 blocks x token octets x 512 B): ~70% of its 128 B/clock at M = 64 and 32-row warps.
         double sharedPerStage = rows * 72.0 + m * 128.0 + rows * 64.0 + (double) rows / rowsPerWarp * 2 * ((m + 7) / 8) * 512;
         double sharedMicros = busiest * windowsPerSplit * sharedPerStage / sharedBytesPerMicro;
         // + 1% of the shared-memory time: of two plans bound by the same HBM time, the one with more headroom wins.
-        double wave = Math.max(Math.max(inWave * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro), sharedMicros)
+        double stream = Math.max(Math.max(ctas * perCta / hbmBytesPerMicro, busiest * perCta / smBytesPerMicro), sharedMicros)
                 + 0.01 * sharedMicros;
         double tail = splits == 1 ? 0
                 : cluster ? clusterMicros + (double) m * rows * 4 / clusterBytesPerMicro
                 : fixupMicros + (double) splits * m * rows * 4 / fixupBytesPerMicro;
-        return waves * wave + tail;
+        return stream + tail;
     }
 
     private final Kernels kernels;

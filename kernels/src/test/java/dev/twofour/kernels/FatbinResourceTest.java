@@ -37,7 +37,11 @@ class FatbinResourceTest {
             "twofour_sparse24_wide_bf16_mt64_bn128_cl2", "twofour_sparse24_wide_bf16_mt64_bn128_cl3", "twofour_sparse24_wide_bf16_mt64_bn128_cl4",
             "twofour_sparse24_wide_bf16_mt64_bn256_cl2", "twofour_sparse24_wide_bf16_mt64_bn256_cl3", "twofour_sparse24_wide_bf16_mt64_bn256_cl4",
             "twofour_sparse24_wide_f16_mt64_bn256_r64", "twofour_sparse24_wide_f16_mt64_bn256_r64_cl2", "twofour_sparse24_wide_f16_mt64_bn256_r64_cl3", "twofour_sparse24_wide_f16_mt64_bn256_r64_cl4",
-            "twofour_sparse24_wide_bf16_mt64_bn256_r64", "twofour_sparse24_wide_bf16_mt64_bn256_r64_cl2", "twofour_sparse24_wide_bf16_mt64_bn256_r64_cl3", "twofour_sparse24_wide_bf16_mt64_bn256_r64_cl4");
+            "twofour_sparse24_wide_bf16_mt64_bn256_r64", "twofour_sparse24_wide_bf16_mt64_bn256_r64_cl2", "twofour_sparse24_wide_bf16_mt64_bn256_r64_cl3", "twofour_sparse24_wide_bf16_mt64_bn256_r64_cl4",
+            "twofour_sparse24_wide_f16_mt32_bn96", "twofour_sparse24_wide_f16_mt32_bn96_cl2", "twofour_sparse24_wide_f16_mt32_bn96_cl3", "twofour_sparse24_wide_f16_mt32_bn96_cl4",
+            "twofour_sparse24_wide_f16_mt64_bn96", "twofour_sparse24_wide_f16_mt64_bn96_cl2", "twofour_sparse24_wide_f16_mt64_bn96_cl3", "twofour_sparse24_wide_f16_mt64_bn96_cl4",
+            "twofour_sparse24_wide_bf16_mt32_bn96", "twofour_sparse24_wide_bf16_mt32_bn96_cl2", "twofour_sparse24_wide_bf16_mt32_bn96_cl3", "twofour_sparse24_wide_bf16_mt32_bn96_cl4",
+            "twofour_sparse24_wide_bf16_mt64_bn96", "twofour_sparse24_wide_bf16_mt64_bn96_cl2", "twofour_sparse24_wide_bf16_mt64_bn96_cl3", "twofour_sparse24_wide_bf16_mt64_bn96_cl4");
 
     static boolean nvccPresent() {
         if (System.getenv("TWOFOUR_NO_NVCC") != null) return false;  // build-fatbin.sh skips nvcc then

@@ -1,6 +1,7 @@
 package dev.twofour.kernels;
 
 import dev.twofour.cuda.CudaDtype;
+import dev.twofour.cuda.CudaGraph;
 import dev.twofour.cuda.CudaStream;
 import dev.twofour.cuda.DeviceBuffer;
 import dev.twofour.kernels.ref.Packed24;
@@ -25,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The wide 2:4 GEMM (sparse24_wide.cuh, 16 < m <= 64) against the Java reference on random data: fp16 and bf16, m below,
- * at and above both token tiles, odd n (partial row groups), K from one window to 172, both CTA shapes, forced and automatic
+ * at and above both token tiles, odd n (partial row groups), K from one window to 172, every CTA shape, forced and automatic
  * splits (through the workspace, and on sm_90+ in a thread-block cluster), 32- and 64-row warps, aligned (cp.async) and
  * odd (plain loads) X strides, Y strides for 8-byte and for 2-byte stores, each run twice into a NaN-poisoned Y (the split
  * counters must reset themselves). Runs on the GPU machine.
@@ -69,7 +70,7 @@ class WideGemmGpuTest {
                                 for (int i = 0; i < x.length; i++) x[i] = KernelsGpuTest.round(dt, (float) rnd.nextGaussian());
                                 float[] want = Sparse24GemmRef.gemm(x, ldx, w, m);
                                 Set<Sparse24Gemm.WidePlan> plans = new LinkedHashSet<>();
-                                for (int rows : new int[] {128, 256})
+                                for (int rows : new int[] {96, 128, 256})
                                     for (int splits : new int[] {0, 1, 2, 3, 4, 5})   // 4: _cl4; 5: the fixup's loop past 4
                                         plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), rows, splits));
                                 plans.add(gemm.widePlan(m, n, k));
@@ -110,6 +111,61 @@ class WideGemmGpuTest {
                     + String.join("\n  ", failures.subList(0, Math.min(25, failures.size()))));
         }
         assertTrue(runs >= 1500, "only " + runs + " wide runs");
+    }
+
+    /**
+     * The wide kernel inside a CUDA graph, as a decode step captures it (programmatic dependent launch between the nodes):
+     * two launches per graph on two weights, the graph replayed three times, both outputs checked after each replay;
+     * every split path (none, workspace, cluster where the GPU has them).
+     */
+    @Test
+    void wideGemmReplaysInACudaGraph() {
+        int n = 1000, k = 4096, m = 40;
+        Random rnd = new Random(64);
+        List<String> failures = new ArrayList<>();
+        try (Sparse24Gemm gemm = new Sparse24Gemm(kernels)) {
+            CudaDtype dt = CudaDtype.F16;
+            Packed24 w0 = RandomFillRef.sparse24(dt, n, k, rnd.nextLong(), 0.05f);
+            Packed24 w1 = RandomFillRef.sparse24(dt, n, k, rnd.nextLong(), 0.05f);
+            float[] x = new float[m * k];
+            for (int i = 0; i < x.length; i++) x[i] = KernelsGpuTest.round(dt, (float) rnd.nextGaussian());
+            float[] want0 = Sparse24GemmRef.gemm(x, k, w0, m), want1 = Sparse24GemmRef.gemm(x, k, w1, m);
+            List<Sparse24Gemm.WidePlan> plans = new ArrayList<>();
+            plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), 128, 1));
+            plans.add(Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), 96, 5));
+            Sparse24Gemm.WidePlan three = Sparse24Gemm.widePlan(m, n, k, kernels.multiprocessors(), kernels.sharedPerBlockOptin(), 128, 3);
+            plans.add(three);
+            if (gemm.wideClusters()) plans.add(three.withClusterReduce(true));
+            try (DeviceBuffer v0 = KernelsGpuTest.upload(w0.values()); DeviceBuffer m0 = DeviceBuffer.of(MemorySegment.ofArray(w0.metadata()));
+                 DeviceBuffer v1 = KernelsGpuTest.upload(w1.values()); DeviceBuffer m1 = DeviceBuffer.of(MemorySegment.ofArray(w1.metadata()));
+                 DeviceBuffer xb = KernelsGpuTest.uploadAs(dt, x);
+                 DeviceBuffer y0 = DeviceBuffer.allocate((long) m * n * 2); DeviceBuffer y1 = DeviceBuffer.allocate((long) m * n * 2)) {
+                for (Sparse24Gemm.WidePlan p : plans) {
+                    gemm.reserve(p);   // no allocation during capture
+                    try (CudaGraph graph = CudaGraph.capture(stream, () -> {
+                        gemm.run(stream, dt, xb, k, v0, m0, y0, n, p);
+                        gemm.run(stream, dt, xb, k, v1, m1, y1, n, p);
+                    })) {
+                        for (int replay = 0; replay < 3; replay++) {
+                            y0.memset((byte) 0xFF);
+                            y1.memset((byte) 0xFF);
+                            graph.launch(stream);
+                            stream.synchronize();
+                            String what = "graph replay " + replay + " of " + p;
+                            try {
+                                KernelsGpuTest.assertClose(dt, want0, KernelsGpuTest.downloadAs(dt, y0, m * n), 2e-3, what + " (first weight)");
+                                KernelsGpuTest.assertClose(dt, want1, KernelsGpuTest.downloadAs(dt, y1, m * n), 2e-3, what + " (second weight)");
+                            } catch (AssertionError e) {
+                                failures.add(e.getMessage());
+                            }
+                        }
+                    } catch (RuntimeException e) {
+                        failures.add(p + ": " + e);
+                    }
+                }
+            }
+        }
+        if (!failures.isEmpty()) fail(failures.size() + " graph replays wrong:\n  " + String.join("\n  ", failures));
     }
 
     /** Runs {@code launch} into a NaN-poisoned Y, compares with {@code want} and checks nothing past n in a row was written. */
