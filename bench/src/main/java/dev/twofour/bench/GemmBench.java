@@ -361,8 +361,30 @@ public final class GemmBench {
     }
 
     private boolean skipped(String what) {
-        return hooks != null && hooks.skip().contains(what);
+        return hooks != null && skips(hooks.skip(), what);
     }
+
+    /** Whether {@code skip} leaves out {@code what} ("default", "search" or "ID:SPLITK", also by a "from:C" entry). */
+    static boolean skips(java.util.Set<String> skip, String what) {
+        if (skip.contains(what)) return true;
+        int colon = what.indexOf(':');
+        if (colon < 0) return false;
+        int id = Integer.parseInt(what.substring(0, colon));
+        for (String k : skip) {
+            if (k.startsWith(FROM_CONFIG) && id > Integer.parseInt(k.substring(FROM_CONFIG.length()))) return true;
+        }
+        return false;
+    }
+
+    /** A skip entry "from:C": every configuration id above C is left out (a tuning child crashed at C). */
+    static final String FROM_CONFIG = "from:";
+
+    /**
+     * Configuration ids a sweep in this process (a plain `bench gemm`, no child to crash instead) tries: 0..35. On the H100
+     * with cuSPARSELt 0.8 configurations 36 to 41 and the last each killed the process (ILLEGAL_INSTRUCTION; `twofour
+     * tune`, device run of 2026-11-22).
+     */
+    static final int IN_PROCESS_CONFIGS = 36;
 
     /** A configuration the sweep timed: id, split-K and median microseconds. */
     private record Candidate(int configId, int splitK, double micros) {}
@@ -465,9 +487,9 @@ public final class GemmBench {
         }
         double seconds = hooks == null ? o.sweepSeconds() : hooks.sweepSeconds();
         long deadline = System.nanoTime() + (long) (seconds * 1e9);
-        // The last configuration id killed the CUDA context (ILLEGAL_INSTRUCTION) on the H100 with cuSPARSELt 0.8: a
-        // plain benchmark, which runs in this process, leaves it out; a tuning child tries it (its parent survives).
-        int ids = hooks == null ? count - 1 : count;
+        // Some configurations kill the CUDA context (see IN_PROCESS_CONFIGS): a plain benchmark, which runs in this
+        // process, leaves them out; a tuning child tries them (its parent survives and skips from there on).
+        int ids = hooks == null ? Math.min(count - 1, IN_PROCESS_CONFIGS) : count;
         List<int[]> order = new ArrayList<>();
         for (int id = 0; id < ids; id++) order.add(new int[] {id, 1});
         for (int i = 0; i < order.size(); i++) {

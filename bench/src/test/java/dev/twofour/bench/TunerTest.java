@@ -107,6 +107,19 @@ class TunerTest {
     }
 
     @Test
+    void afterACrashNoConfigurationWithALargerIdIsTried(@TempDir Path dir) throws Exception {
+        // configuration 2 kills the child at M=16: 3 and 4 (faster, but past the crash) are not tried again, so the
+        // fastest correct one left, 0, is chosen from M=16 on (configuration 1 computes wrong results)
+        Run r = tune(dir, "crash:2:1@16", List.of(1, 16, 64), 60);
+        Tuner.ShapeOutcome so = r.outcome().shapes().getFirst();
+        assertEquals(Set.of("2:1"), so.crashedConfigs());
+        for (Sparse24Selection.Entry e : r.outcome().selection().entries()) {
+            assertFalse(e.method() == CUSPARSELT && e.configId() > 0, "a configuration past the crash was written: " + e);
+        }
+        assertEquals(3, r.outcome().selection().entries().size());
+    }
+
+    @Test
     void aFailingSearchIsTurnedOffAndAHangIsKilledAtTheTimeout(@TempDir Path dir) throws Exception {
         GemmShapes.Shape down = new GemmShapes.Shape("down", 512, 1376);
         Run failed = tune(dir, "searchfail@16", List.of(QKV, down), List.of(1, 16, 32), 60);
