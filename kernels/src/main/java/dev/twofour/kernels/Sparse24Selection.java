@@ -45,13 +45,6 @@ public final class Sparse24Selection {
     private static final int[] DEFAULT_MAX_M = {Integer.getInteger("twofour.gemm.oursMaxM", 16), Integer.MAX_VALUE};
     private static final Method[] DEFAULT_METHOD = {Method.OURS, Method.DENSE};
 
-    /**
-     * Beyond those, up to this many tokens (-Dtwofour.gemm.wideMaxM, default 32), shapes with N >= 2K also run our kernel
-     * (the wide kernel): on the H100 at 17-32 tokens it measured 1.19-1.29x over cuBLAS on qkv 12288x4096, gate
-     * 11008x4096 and gate_up 22016x4096, but 0.91-1.10x on o 4096x4096 and down 4096x11008 (kernels/NOTES.md, session 5).
-     */
-    private static final int WIDE_MAX_M = Integer.getInteger("twofour.gemm.wideMaxM", 32);
-
     private final List<Entry> entries;
 
     private Sparse24Selection(List<Entry> entries) {
@@ -107,7 +100,6 @@ public final class Sparse24Selection {
             below = e;
         }
         if (below != null) return below;
-        if (m > DEFAULT_MAX_M[0] && m <= WIDE_MAX_M && n >= 2L * k) return new Entry(n, k, WIDE_MAX_M, Method.OURS);
         for (int i = 0; i < DEFAULT_MAX_M.length; i++) if (m <= DEFAULT_MAX_M[i]) return new Entry(n, k, DEFAULT_MAX_M[i], DEFAULT_METHOD[i]);
         return new Entry(n, k, m, DEFAULT_METHOD[DEFAULT_METHOD.length - 1]);
     }
