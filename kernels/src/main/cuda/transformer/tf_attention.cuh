@@ -470,171 +470,6 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
     }
 }
 
-__device__ __forceinline__ uint32_t pack_bits(unsigned short lo, unsigned short hi) {
-    return (uint32_t)lo | ((uint32_t)hi << 16);
-}
-
-// The first prefill kernel (tf_attn_prefill_v1_*, -Dtwofour.attn.prefill=v1): K/V tiles loaded with plain loads
-// between two barriers, fragments read with 16- and 32-bit shared loads. grid (ceil(maxQLen / 64), numHeads, numSeqs),
-// block 128. Sequence s has query rows [seqStart[s], seqStart[s+1]) at positions ctxLens[s] - qLen .. ctxLens[s] - 1,
-// and its cache holds positions 0 .. ctxLens[s] - 1 (this chunk included). Row i attends to positions <= its own.
-template <typename T, int HD>
-__device__ void attn_prefill_v1(const T* __restrict__ q, int qStride, const T* __restrict__ kCache,
-                             const T* __restrict__ vCache, const int* __restrict__ blockTables, int maxBlocks,
-                             const int* __restrict__ seqStart, const int* __restrict__ ctxLens, int blockSize,
-                             int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {
-    constexpr int BQ = 64, BK = 64, PAD = 8, LDS = HD + PAD;
-    constexpr int KK = HD / 16;   // k-steps of Q·Kᵀ
-    constexpr int NO = HD / 8;    // n-tiles of the output
-    __shared__ __align__(16) T sK[BK][LDS];
-    __shared__ __align__(16) T sV[BK][LDS];
-    __shared__ int sslot[BK];
-
-    const int s = blockIdx.z, h = blockIdx.y;
-    const int rowStart = seqStart[s];
-    const int qLen = seqStart[s + 1] - rowStart;
-    const int q0 = blockIdx.x * BQ;
-    if (q0 >= qLen) return;
-    const int ctx = ctxLens[s];
-    const int posBase = ctx - qLen;
-    const int G = numHeads / numKvHeads;
-    const int kvh = h / G;
-    const int kvDim = numKvHeads * HD;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int gq = lane >> 2, tq = lane & 3;
-    const int* table = blockTables + (size_t)s * maxBlocks;
-
-    // Q fragments of this warp's 16 rows (rows past qLen read as zero; their output is not stored).
-    const int r0 = q0 + warp * 16 + gq, r1 = r0 + 8;
-    uint32_t qf[KK][4];
-    {
-        const T* q0p = q + (size_t)(rowStart + r0) * qStride + (size_t)h * HD;
-        const T* q1p = q + (size_t)(rowStart + r1) * qStride + (size_t)h * HD;
-#pragma unroll
-        for (int kk = 0; kk < KK; kk++) {
-            const int c = kk * 16 + tq * 2;
-            qf[kk][0] = r0 < qLen ? *reinterpret_cast<const uint32_t*>(q0p + c) : 0u;
-            qf[kk][1] = r1 < qLen ? *reinterpret_cast<const uint32_t*>(q1p + c) : 0u;
-            qf[kk][2] = r0 < qLen ? *reinterpret_cast<const uint32_t*>(q0p + c + 8) : 0u;
-            qf[kk][3] = r1 < qLen ? *reinterpret_cast<const uint32_t*>(q1p + c + 8) : 0u;
-        }
-    }
-    float o[NO][4];
-#pragma unroll
-    for (int n = 0; n < NO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
-    float mRow[2] = {-INFINITY, -INFINITY};
-    float lRow[2] = {0.f, 0.f};
-    const int qpos0 = posBase + r0, qpos1 = posBase + r1;
-    const int kvEnd = posBase + min(qLen, q0 + BQ);  // keys needed by this block: 0 .. kvEnd-1
-
-    for (int kt = 0; kt < kvEnd; kt += BK) {
-        __syncthreads();
-        for (int i = tid; i < BK; i += ATT_THREADS) {
-            const int p = kt + i;
-            sslot[i] = p < kvEnd ? table[p / blockSize] * blockSize + p % blockSize : -1;
-        }
-        __syncthreads();
-        for (int i = tid; i < BK * (HD / 8); i += ATT_THREADS) {
-            const int row = i / (HD / 8), c = (i % (HD / 8)) * 8;
-            const int slot = sslot[row];
-            uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-            if (slot >= 0) {
-                kv = *reinterpret_cast<const uint4*>(kCache + (size_t)slot * kvDim + (size_t)kvh * HD + c);
-                vv = *reinterpret_cast<const uint4*>(vCache + (size_t)slot * kvDim + (size_t)kvh * HD + c);
-            }
-            *reinterpret_cast<uint4*>(&sK[row][c]) = kv;
-            *reinterpret_cast<uint4*>(&sV[row][c]) = vv;
-        }
-        __syncthreads();
-
-        float sacc[BK / 8][4];
-#pragma unroll
-        for (int n = 0; n < BK / 8; n++) sacc[n][0] = sacc[n][1] = sacc[n][2] = sacc[n][3] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < KK; kk++) {
-#pragma unroll
-            for (int n = 0; n < BK / 8; n++) {
-                const uint32_t b0 = *reinterpret_cast<const uint32_t*>(&sK[n * 8 + gq][kk * 16 + tq * 2]);
-                const uint32_t b1 = *reinterpret_cast<const uint32_t*>(&sK[n * 8 + gq][kk * 16 + tq * 2 + 8]);
-                mma16816<T>(sacc[n], qf[kk], b0, b1);
-            }
-        }
-        // scale, causal mask, online softmax (rows gq and gq+8 of the warp; 4 lanes share a row)
-        float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-        for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int key = kt + n * 8 + tq * 2 + (e & 1);
-                const int qpos = e < 2 ? qpos0 : qpos1;
-                float v = sacc[n][e] * scaleLog2;
-                if (key > qpos || key >= kvEnd) v = -INFINITY;
-                sacc[n][e] = v;
-                mx[e >> 1] = fmaxf(mx[e >> 1], v);
-            }
-        }
-        float alpha[2], mUse[2];
-#pragma unroll
-        for (int rr = 0; rr < 2; rr++) {
-            mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 1));
-            mx[rr] = fmaxf(mx[rr], __shfl_xor_sync(0xffffffffu, mx[rr], 2));
-            const float mNew = fmaxf(mRow[rr], mx[rr]);
-            mUse[rr] = mNew == -INFINITY ? 0.f : mNew;
-            alpha[rr] = exp2f(mRow[rr] - mUse[rr]);
-            mRow[rr] = mNew;
-            lRow[rr] *= alpha[rr];
-        }
-#pragma unroll
-        for (int n = 0; n < NO; n++) {
-            o[n][0] *= alpha[0]; o[n][1] *= alpha[0];
-            o[n][2] *= alpha[1]; o[n][3] *= alpha[1];
-        }
-#pragma unroll
-        for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const float p = exp2f(sacc[n][e] - mUse[e >> 1]);
-                sacc[n][e] = p;
-                lRow[e >> 1] += p;
-            }
-        }
-        // O += P·V, P from the score accumulators (FlashAttention-2 register reuse)
-#pragma unroll
-        for (int kk = 0; kk < BK / 16; kk++) {
-            uint32_t a[4];
-            a[0] = pack2<T>(sacc[2 * kk][0], sacc[2 * kk][1]);
-            a[1] = pack2<T>(sacc[2 * kk][2], sacc[2 * kk][3]);
-            a[2] = pack2<T>(sacc[2 * kk + 1][0], sacc[2 * kk + 1][1]);
-            a[3] = pack2<T>(sacc[2 * kk + 1][2], sacc[2 * kk + 1][3]);
-            const int k0 = kk * 16 + tq * 2;
-#pragma unroll
-            for (int n = 0; n < NO; n++) {
-                const int col = n * 8 + gq;
-                const unsigned short* v0 = reinterpret_cast<const unsigned short*>(&sV[k0][col]);
-                const unsigned short* v1 = reinterpret_cast<const unsigned short*>(&sV[k0 + 1][col]);
-                const unsigned short* v8 = reinterpret_cast<const unsigned short*>(&sV[k0 + 8][col]);
-                const unsigned short* v9 = reinterpret_cast<const unsigned short*>(&sV[k0 + 9][col]);
-                mma16816<T>(o[n], a, pack_bits(*v0, *v1), pack_bits(*v8, *v9));
-            }
-        }
-    }
-    // normalise and store
-#pragma unroll
-    for (int rr = 0; rr < 2; rr++) {
-        lRow[rr] += __shfl_xor_sync(0xffffffffu, lRow[rr], 1);
-        lRow[rr] += __shfl_xor_sync(0xffffffffu, lRow[rr], 2);
-        lRow[rr] = lRow[rr] > 0.f ? 1.0f / lRow[rr] : 0.f;
-    }
-    T* o0 = out + (size_t)(rowStart + r0) * outStride + (size_t)h * HD;
-    T* o1 = out + (size_t)(rowStart + r1) * outStride + (size_t)h * HD;
-#pragma unroll
-    for (int n = 0; n < NO; n++) {
-        const int c = n * 8 + tq * 2;
-        if (r0 < qLen) *reinterpret_cast<uint32_t*>(o0 + c) = pack2<T>(o[n][0] * lRow[0], o[n][1] * lRow[0]);
-        if (r1 < qLen) *reinterpret_cast<uint32_t*>(o1 + c) = pack2<T>(o[n][2] * lRow[1], o[n][3] * lRow[1]);
-    }
-}
-
 // ldmatrix: four 8x8 tiles of 16-bit elements from shared memory; lane l gives the address of row l & 7 of tile l >> 3.
 // Plain: lane (g, t) receives row g, elements 2t, 2t+1 of each tile. .trans: row 2t and 2t+1 of column g.
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
@@ -648,24 +483,29 @@ __device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* p) {
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
 }
 
-// Prefill attention, FlashAttention-2 style on mma.sync m16n8k16 (same arguments, grid and results as
-// attn_prefill_v1, which it replaces as the default). What it changes, and why (kernels/src/main/cuda/transformer/NOTES.md):
+// Prefill attention, FlashAttention-2 style on mma.sync m16n8k16. grid (ceil(maxQLen / 64), numHeads, numSeqs), block
+// 128: each warp owns 16 query rows, a block 64 rows of one head. Sequence s has query rows [seqStart[s], seqStart[s+1])
+// at positions ctxLens[s] - qLen .. ctxLens[s] - 1, and its cache holds positions 0 .. ctxLens[s] - 1 (this chunk
+// included); row i attends to positions <= its own. Scores are fp32 (scale applied in fp32), probabilities enter the
+// P·V product as T, output accumulates in fp32. What made it 2.2x faster than the first version (session 5,
+// kernels/src/main/cuda/transformer/NOTES.md; that version is in commit f264ae1):
 //  - K/V tiles of 64 positions go through a 2-deep cp.async ring in (dynamic) shared memory: the next tile streams
-//    in while this one is multiplied, with one barrier per tile instead of three;
+//    in while this one is multiplied, with one barrier per tile instead of three; the cache slots of a tile's
+//    positions are looked up once, two tiles ahead (the block-table division per 16-byte piece was most of the
+//    integer work);
 //  - fragments come from ldmatrix: K (the B operand of Q·Kᵀ, [position][d] in shared memory) plain, one x4 per two
-//    MMAs; V (B of P·V, also [position][d]) with .trans, one x4 per two MMAs (v1: four 16-bit loads per MMA);
+//    MMAs; V (B of P·V, also [position][d]) with .trans, one x4 per two MMAs (before: four 16-bit loads per MMA);
 //  - the causal mask is applied only on the tiles that cross a warp's diagonal (and on the tile past kvEnd);
 //  - q tiles run last to first (blockIdx.x reversed): the longest blocks (most keys) start first, so the tail of the
 //    grid is short ones.
 // Rows are 16 bytes longer than HD (LDS): the 8 row addresses of one ldmatrix tile then fall in distinct bank groups.
 // Positions past kvEnd are zero-filled by cp.async (their V must not be garbage: P = 0 times NaN is NaN).
-template <typename T, int HD, int BK>
+template <typename T, int HD>
 __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __restrict__ kCache,
                              const T* __restrict__ vCache, const int* __restrict__ blockTables, int maxBlocks,
                              const int* __restrict__ seqStart, const int* __restrict__ ctxLens, int blockSize,
                              int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {
-    constexpr int BQ = 64, LDS = HD + 8;
-    static_assert(BK == 32 || BK == 64, "key tiles of 32 or 64 positions");
+    constexpr int BQ = 64, BK = 64, LDS = HD + 8;
     constexpr int KK = HD / 16;   // k-steps of Q·Kᵀ
     constexpr int NO = HD / 8;    // n-tiles of the output
     constexpr int VEC = HD / 8;   // 16-byte pieces per K or V row
@@ -843,16 +683,6 @@ __device__ void attn_prefill(const T* __restrict__ q, int qStride, const T* __re
 }  // namespace tf
 
 
-// The fa2 prefill kernel with key tiles of BK positions, compiled for at least MINB blocks per SM (registers).
-#define TF_ATTN_PREFILL(T, SUF, HD, BK, MINB, VARIANT)                                                             \
-extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS, MINB) tf_attn_prefill_##SUF##_hd##HD##VARIANT(      \
-        const T* q, int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks,            \
-        const int* seqStart, const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2,      \
-        T* out, int outStride) {                                                                                    \
-    twofour_pdl_enter();                                                                                            \
-    tf::attn_prefill<T, HD, BK>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,   \
-                                numHeads, numKvHeads, scaleLog2, out, outStride);                                   \
-}
 #define TF_ATTENTION(T, SUF, HD)                                                                                   \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode_##SUF##_hd##HD(const T* q,           \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* kvLens,     \
@@ -866,13 +696,12 @@ extern "C" __global__ void tf_attn_combine_##SUF##_hd##HD(const float* partO, co
     twofour_pdl_enter();                                                                                            \
     tf::attn_combine<T, HD>(partO, partML, numSplits, numHeads, out, outStride);                                   \
 }                                                                                                                   \
-TF_ATTN_PREFILL(T, SUF, HD, 64, 2, )                                                                               \
-extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_prefill_v1_##SUF##_hd##HD(const T* q,       \
+extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS, 2) tf_attn_prefill_##SUF##_hd##HD(const T* q,       \
         int qStride, const T* kCache, const T* vCache, const int* blockTables, int maxBlocks, const int* seqStart,   \
         const int* ctxLens, int blockSize, int numHeads, int numKvHeads, float scaleLog2, T* out, int outStride) {   \
     twofour_pdl_enter();                                                                                            \
-    tf::attn_prefill_v1<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,    \
-                               numHeads, numKvHeads, scaleLog2, out, outStride);                                    \
+    tf::attn_prefill<T, HD>(q, qStride, kCache, vCache, blockTables, maxBlocks, seqStart, ctxLens, blockSize,       \
+                            numHeads, numKvHeads, scaleLog2, out, outStride);                                       \
 }
 
 TF_ATTENTION(tf::f16, f16, 64)
@@ -880,7 +709,6 @@ TF_ATTENTION(tf::f16, f16, 128)
 TF_ATTENTION(tf::bf16, bf16, 64)
 TF_ATTENTION(tf::bf16, bf16, 128)
 #undef TF_ATTENTION
-#undef TF_ATTN_PREFILL
 
 #define TF_ATTN_DECODE1(T, SUF, HD, MAXG)                                                                          \
 extern "C" __global__ void __launch_bounds__(tf::ATT_THREADS) tf_attn_decode1_##SUF##_hd##HD##_g##MAXG(const T* q, \

@@ -7,7 +7,6 @@ import dev.twofour.cuda.Dim3;
 import dev.twofour.cuda.KernelArgs;
 import dev.twofour.kernels.Kernels;
 
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -326,20 +325,7 @@ public final class TransformerKernels {
         }
     }
 
-    /**
-     * The prefill attention kernel, -Dtwofour.attn.prefill (one of PREFILL_KERNELS): fa2 (default) double-buffers K/V tiles with cp.async
-     * and reads its fragments with ldmatrix; v1 is the first version (plain loads between barriers), kept to compare.
-     */
-    static final String PREFILL_KERNEL = System.getProperty("twofour.attn.prefill", "fa2");
-
-    /**
-     * The prefill kernels. Variants measured and dropped (H100, llama2-7b, 2048 tokens, per layer; fa2 238.8 us, v1 513.6):
-     * fa2 compiled for 3 blocks per SM 256.1 (spills), 32-position key tiles 258.0, the same for 4 blocks per SM 314.8,
-     * 32 query rows per warp 273.9 (255 registers, spills); kernels/src/main/cuda/transformer/NOTES.md.
-     */
-    public static final List<String> PREFILL_KERNELS = List.of("fa2", "v1");
-
-    /** Dynamic shared memory of the fa2 prefill kernel: K and V, 2 tiles each of 64 positions x (headDim + 8) halves. */
+    /** Dynamic shared memory of the prefill kernel: K and V, 2 tiles each of 64 positions x (headDim + 8) halves. */
     static int prefillSharedBytes(int headDim) {
         return 2 * 2 * 64 * (headDim + 8) * 2;
     }
@@ -353,26 +339,12 @@ public final class TransformerKernels {
                                  long kCache, long vCache, long blockTables, int maxBlocks, long seqStart,
                                  long ctxLens, int blockSize, int numHeads, int numKvHeads, int headDim,
                                  long out, int outStride) {
-        attentionPrefill(PREFILL_KERNEL, stream, dtype, numSeqs, maxQLen, q, qStride, kCache, vCache, blockTables, maxBlocks,
-                seqStart, ctxLens, blockSize, numHeads, numKvHeads, headDim, out, outStride);
-    }
-
-    /** The same with the kernel named ("fa2" or "v1"), for tests and measurements. */
-    public void attentionPrefill(String kernel, CudaStream stream, CudaDtype dtype, int numSeqs, int maxQLen, long q, int qStride,
-                                 long kCache, long vCache, long blockTables, int maxBlocks, long seqStart,
-                                 long ctxLens, int blockSize, int numHeads, int numKvHeads, int headDim,
-                                 long out, int outStride) {
-        if (!PREFILL_KERNELS.contains(kernel)) {
-            throw new IllegalArgumentException("prefill attention kernel must be one of " + PREFILL_KERNELS + " (-Dtwofour.attn.prefill), got " + kernel);
-        }
         if (numSeqs <= 0 || maxQLen <= 0) return;
         checkHeadDim(headDim);
         checkGroups(numHeads, numKvHeads);
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
-        boolean v1 = kernel.equals("v1");
-        String name = (v1 ? "tf_attn_prefill_v1_" : "tf_attn_prefill_") + sfx(dtype) + "_hd" + headDim;
-        kernels.launchDependent(fn(name), Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs), Dim3.of(ATT_THREADS),
-                v1 ? 0 : prefillSharedBytes(headDim), stream,
+        kernels.launchDependent(fn("tf_attn_prefill_" + sfx(dtype) + "_hd" + headDim), Dim3.of((maxQLen + 63) / 64, numHeads, numSeqs),
+                Dim3.of(ATT_THREADS), prefillSharedBytes(headDim), stream,
                 new KernelArgs().ptr(q).i32(qStride).ptr(kCache).ptr(vCache).ptr(blockTables).i32(maxBlocks)
                         .ptr(seqStart).ptr(ctxLens).i32(blockSize).i32(numHeads).i32(numKvHeads).f32(scaleLog2)
                         .ptr(out).i32(outStride));

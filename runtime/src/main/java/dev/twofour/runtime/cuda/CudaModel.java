@@ -1109,14 +1109,10 @@ public final class CudaModel implements AutoCloseable {
             perLayer.add((String) chain[0]);
         }
         List<String> lines = new ArrayList<>();
-        try (dev.twofour.cuda.CudaEvent start = dev.twofour.cuda.CudaEvent.create(); dev.twofour.cuda.CudaEvent end = dev.twofour.cuda.CudaEvent.create()) {
-            for (Map.Entry<String, Runnable> e : ops.entrySet()) {
-                e.getValue().run();  // warm
-                start.record(stream);
-                for (int i = 0; i < reps; i++) e.getValue().run();
-                end.record(stream);
-                end.synchronize();
-                double us = CudaEvent_ms(start, end) * 1000.0 / reps / (perLayer.contains(e.getKey()) ? layerCount : 1);
+        try {
+            Map<String, Double> micros = timeEach(ops, reps);
+            for (Map.Entry<String, Double> e : micros.entrySet()) {
+                double us = e.getValue() / (perLayer.contains(e.getKey()) ? layerCount : 1);
                 Long by = bytes.get(e.getKey());
                 lines.add(String.format("  %-44s %9.2f us%s", e.getKey(), us, by == null ? "" : String.format("  %7.0f GB/s", by / us / 1e3)));
             }
@@ -1126,9 +1122,25 @@ public final class CudaModel implements AutoCloseable {
         return lines;
     }
 
+    /** Microseconds per run of each op: one warm-up run, then {@code reps} back to back between two CUDA events. */
+    private Map<String, Double> timeEach(Map<String, Runnable> ops, int reps) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        try (dev.twofour.cuda.CudaEvent start = dev.twofour.cuda.CudaEvent.create(); dev.twofour.cuda.CudaEvent end = dev.twofour.cuda.CudaEvent.create()) {
+            for (Map.Entry<String, Runnable> e : ops.entrySet()) {
+                e.getValue().run();
+                start.record(stream);
+                for (int i = 0; i < reps; i++) e.getValue().run();
+                end.record(stream);
+                end.synchronize();
+                out.put(e.getKey(), CudaEvent_ms(start, end) * 1000.0 / reps);
+            }
+        }
+        return out;
+    }
+
     /**
      * Where a prefill of {@code n} tokens (one sequence, one chunk, context n) goes: each op of layer 0 timed alone
-     * ({@code reps} back-to-back stream launches, after a warm-up), both prefill attention kernels, and the whole
+     * ({@code reps} back-to-back stream launches, after a warm-up) and the whole
      * forward pass. Leaves the slot it used free.
      */
     List<String> profilePrefill(int n, int reps) {
@@ -1159,26 +1171,15 @@ public final class CudaModel implements AutoCloseable {
             ops.put("qkv", () -> l.qkv().forward(stream, normed, qkvOut, n));
             ops.put("rope+kv append", () -> tk.ropeAppend(stream, dtype, n, q, w, nh, q + qDim * es, w, q + (qDim + kvDim) * es, w, nkv, true,
                     ints(POS), ints(CROW), kCache[0].address(), vCache[0].address(), invFreq.address(), hd));
-            for (String kernel : TransformerKernels.PREFILL_KERNELS) {
-                ops.put("attention prefill (" + kernel + ")", () -> tk.attentionPrefill(kernel, stream, dtype, 1, n, q, w, kCache[0].address(),
-                        vCache[0].address(), ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim));
-            }
+            ops.put("attention prefill", () -> tk.attentionPrefill(stream, dtype, 1, n, q, w, kCache[0].address(),
+                    vCache[0].address(), ints(TABLE), 1, ints(SEQSTART), ints(CTXLEN), options.maxContext(), nh, nkv, hd, attnOut.address(), qDim));
             ops.put("o", () -> l.o().forward(stream, attnOut, delta, n));
             ops.put("gate_up", () -> l.gateUp().forward(stream, normed, gateUpOut, n));
             ops.put("swiglu", () -> tk.swiglu(stream, dtype, gateUpOut.address(), 2 * im, gateUpOut.address() + im * es, 2 * im, act.address(), im, n, im));
             ops.put("down", () -> l.down().forward(stream, act, delta, n));
             ops.put("whole forward (all layers, last row's logits)", () -> forward(n, false, 1, 1, n, 1, true));
             List<String> lines = new ArrayList<>();
-            try (dev.twofour.cuda.CudaEvent start = dev.twofour.cuda.CudaEvent.create(); dev.twofour.cuda.CudaEvent end = dev.twofour.cuda.CudaEvent.create()) {
-                for (Map.Entry<String, Runnable> e : ops.entrySet()) {
-                    e.getValue().run();  // warm
-                    start.record(stream);
-                    for (int i = 0; i < reps; i++) e.getValue().run();
-                    end.record(stream);
-                    end.synchronize();
-                    lines.add(String.format("  %-48s %9.1f us", e.getKey(), CudaEvent_ms(start, end) * 1000.0 / reps));
-                }
-            }
+            timeEach(ops, reps).forEach((name, us) -> lines.add(String.format("  %-48s %9.1f us", name, us)));
             return lines;
         } finally {
             free(slot);
