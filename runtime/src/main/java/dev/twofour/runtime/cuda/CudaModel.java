@@ -865,17 +865,7 @@ public final class CudaModel implements AutoCloseable {
         for (int start = 0; start < tokens.length; start += options.prefillChunk()) {
             int n = Math.min(options.prefillChunk(), tokens.length - start);
             int pos0 = seqLength[slot];
-            for (int i = 0; i < n; i++) {
-                putInt(TOK, i, tokens[start + i]);
-                putInt(POS, i, pos0 + i);
-                putInt(CROW, i, slot * options.maxContext() + pos0 + i);
-            }
-            putInt(TABLE, 0, slot);
-            putInt(SEQSTART, 0, 0);
-            putInt(SEQSTART, 1, n);
-            putInt(CTXLEN, 0, pos0 + n);
-            putInt(GATHER, 0, n - 1);
-            uploadStepInputs();
+            stagePrefillChunk(slot, tokens, start, n, pos0);
             boolean last = start + n == tokens.length;
             forward(n, false, 1, 1, n, allRows ? n : 1, !allRows);
             seqLength[slot] = pos0 + n;
@@ -888,6 +878,24 @@ public final class CudaModel implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Uploads the step inputs of one prefill chunk: tokens {@code start .. start + n - 1} of {@code tokens} for sequence
+     * {@code slot}, at positions {@code pos0 ..} (the context then holds pos0 + n tokens; the last row's logits are gathered).
+     */
+    private void stagePrefillChunk(int slot, int[] tokens, int start, int n, int pos0) {
+        for (int i = 0; i < n; i++) {
+            putInt(TOK, i, tokens[start + i]);
+            putInt(POS, i, pos0 + i);
+            putInt(CROW, i, slot * options.maxContext() + pos0 + i);
+        }
+        putInt(TABLE, 0, slot);
+        putInt(SEQSTART, 0, 0);
+        putInt(SEQSTART, 1, n);
+        putInt(CTXLEN, 0, pos0 + n);
+        putInt(GATHER, 0, n - 1);
+        uploadStepInputs();
     }
 
     /** Prefills {@code prompt} and samples the first new token on the GPU (the prompt counts for the repetition penalty). */
@@ -1149,17 +1157,9 @@ public final class CudaModel implements AutoCloseable {
         }
         int slot = newSequence();
         try {
-            for (int i = 0; i < n; i++) {
-                putInt(TOK, i, 3 + i % 1000);
-                putInt(POS, i, i);
-                putInt(CROW, i, slot * options.maxContext() + i);
-            }
-            putInt(TABLE, 0, slot);
-            putInt(SEQSTART, 0, 0);
-            putInt(SEQSTART, 1, n);
-            putInt(CTXLEN, 0, n);
-            putInt(GATHER, 0, n - 1);
-            uploadStepInputs();
+            int[] tokens = new int[n];
+            for (int i = 0; i < n; i++) tokens[i] = 3 + i % 1000;
+            stagePrefillChunk(slot, tokens, 0, n, 0);
             long es = dtype.byteSize();
             int h = config.hiddenSize(), im = config.intermediateSize(), hd = config.headDim();
             int nh = config.numHeads(), nkv = config.numKvHeads(), qDim = config.qDim(), kvDim = config.kvDim(), w = qDim + 2 * kvDim;
