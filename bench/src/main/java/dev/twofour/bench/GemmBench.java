@@ -490,40 +490,45 @@ public final class GemmBench {
         // Some configurations kill the CUDA context (see IN_PROCESS_CONFIGS): a plain benchmark, which runs in this
         // process, leaves them out; a tuning child tries them (its parent survives and skips from there on).
         int ids = hooks == null ? Math.min(count - 1, IN_PROCESS_CONFIGS) : count;
-        List<int[]> order = new ArrayList<>();
-        for (int id = 0; id < ids; id++) order.add(new int[] {id, 1});
-        for (int i = 0; i < order.size(); i++) {
-            if (i == ids) {  // split-K 1 done: split-K 2 and 4 for the fastest configurations
-                List<Candidate> best = new ArrayList<>(out);
-                best.sort(java.util.Comparator.comparingDouble(Candidate::micros));
-                for (Candidate c : best.subList(0, Math.min(SPLIT_K_FINALISTS, best.size()))) {
-                    order.add(new int[] {c.configId(), 2});
-                    order.add(new int[] {c.configId(), 4});
-                }
-            }
-            int id = order.get(i)[0], splitK = order.get(i)[1];
-            if (System.nanoTime() > deadline) {
-                log.printf("   cuSPARSELt sweep %s m=%d stopped after %.0f s at config %d split-K %d (%d of %d configurations at split-K 1)%n",
-                        s.name(), m, seconds, id, splitK, Math.min(i, ids), ids);
-                return out;
-            }
-            if (skipped(id + ":" + splitK)) continue;
-            trying(m, "config " + id + " split-K " + splitK);  // planning one has crashed the process too
-            CusparseLtGemm g;
-            try {
-                g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype(), new CusparseLtGemm.Config(id, splitK, null));
-            } catch (CudaException | IllegalArgumentException e) {
-                continue;  // this configuration does not apply to the shape
-            }
-            try {
-                double t = GpuTimer.time(stream, compressed.size(), 1, Math.max(2, o.iters() / 4), 3,
-                        c -> g.matmul(stream, compressed.get(c), x.address(), y.address())).medianMicros();
-                out.add(new Candidate(id, splitK, t));
-            } finally {
-                g.close();
+        for (int id = 0; id < ids; id++) {
+            if (!timeCandidate(s, m, rowsLt, x, y, compressed, id, 1, deadline, seconds, out)) return out;
+        }
+        List<Candidate> best = new ArrayList<>(out);
+        best.sort(java.util.Comparator.comparingDouble(Candidate::micros));
+        for (Candidate c : best.subList(0, Math.min(SPLIT_K_FINALISTS, best.size()))) {
+            for (int splitK : new int[] {2, 4}) {
+                if (!timeCandidate(s, m, rowsLt, x, y, compressed, c.configId(), splitK, deadline, seconds, out)) return out;
             }
         }
         return out;
+    }
+
+    /**
+     * Times configuration {@code id} at {@code splitK} into {@code out} (nothing when the library does not take it for
+     * this shape, or the tuner skips it); false, having timed nothing, once the sweep's deadline has passed.
+     */
+    private boolean timeCandidate(GemmShapes.Shape s, int m, int rowsLt, DeviceBuffer x, DeviceBuffer y, List<DeviceBuffer> compressed,
+                                  int id, int splitK, long deadline, double seconds, List<Candidate> out) {
+        if (System.nanoTime() > deadline) {
+            log.printf("   cuSPARSELt sweep %s m=%d stopped after %.0f s at config %d split-K %d%n", s.name(), m, seconds, id, splitK);
+            return false;
+        }
+        if (skipped(id + ":" + splitK)) return true;
+        trying(m, "config " + id + " split-K " + splitK);  // planning one has crashed the process too
+        CusparseLtGemm g;
+        try {
+            g = CusparseLtGemm.create(lt, s.n(), s.k(), rowsLt, o.dtype(), new CusparseLtGemm.Config(id, splitK, null));
+        } catch (CudaException | IllegalArgumentException e) {
+            return true;  // this configuration does not apply to the shape
+        }
+        try {
+            double t = GpuTimer.time(stream, compressed.size(), 1, Math.max(2, o.iters() / 4), 3,
+                    c -> g.matmul(stream, compressed.get(c), x.address(), y.address())).medianMicros();
+            out.add(new Candidate(id, splitK, t));
+        } finally {
+            g.close();
+        }
+        return true;
     }
 
     /** Configurations of the split-K 1 sweep that are also timed at split-K 2 and 4. */
