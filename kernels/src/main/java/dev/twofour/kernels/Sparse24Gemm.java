@@ -322,6 +322,12 @@ public final class Sparse24Gemm implements AutoCloseable {
      * beat large ones with many (4096x4096 at m = 64: 96 rows x 3 splits, 129 CTAs). With {@code clusters} (an sm_90+ GPU)
      * 2 to 4 splits reduce in a thread-block cluster instead: ~0.5 us plus each CTA's read of {@code m x rows x 4} bytes of
      * distributed shared memory at ~200 GB/s (4096x4096: 128 rows x 4 splits).
+     * Checked on the H100 (kernels/NOTES.md, session 5): its premises do not hold. The kernel is bound by its per-stage
+     * work, not by HBM; one split, the model's pick for qkv and gate, measured slowest of the CTA shapes timed then (qkv at
+     * m = 17, 128 rows: 56.9 us, against 29.7 us for 128 rows x 2 splits in a cluster, the fastest; 96-row CTAs came later
+     * and were not timed on a GPU). `bench gemm` reports the fastest variant
+     * it times, so its "ours" at m > 16 is not what this plan runs. The built-in selection never runs the wide kernel;
+     * neither did the H100 tuning data, where tuned cuSPARSELt wins every m > 16.
      */
     public static WidePlan widePlan(int m, int n, int k, int multiprocessors, int sharedOptin, int rowsPerCta, int forcedSplits,
                                     boolean clusters) {
